@@ -1,0 +1,50 @@
+"""Tessera: a server-side rendered framework for personalized websites."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app import config as config_module
+from app import content, store, web
+from app.extensions import csrf, db
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: configuration, database, content, blueprints and CLI.
+
+    ``config`` overrides the environment (tests pass a temporary database).
+    """
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=str(config_module.ROOT / "templates"),
+        static_folder=str(config_module.ROOT / "static"),
+    )
+    # The instance folder holds the default SQLite database and generated key.
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(config_module.from_environment(Path(app.instance_path)))
+    if config:
+        app.config.from_mapping(config)
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=app.config["COOKIE_SECURE"],
+        WTF_CSRF_TIME_LIMIT=None,
+        MAX_CONTENT_LENGTH=64 * 1024,
+    )
+    if app.config["PROXY_HOPS"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_HOPS"])  # type: ignore[method-assign]
+    logging.getLogger("app").setLevel(logging.INFO)
+
+    db.init_app(app)
+    csrf.init_app(app)
+    store.init_app(app)
+    content.init_app(app)
+    web.init_app(app)
+    return app

@@ -1,0 +1,59 @@
+"""Configuration from the environment, with embedded defaults for a laptop."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    value = float(raw)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be a share between 0 and 1, got {raw!r}")
+    return value
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return default if raw is None or raw == "" else int(raw)
+
+
+def _secret_key(instance_path: Path) -> str:
+    """SECRET_KEY from the environment, else one generated once and kept in the instance folder.
+
+    A generated key survives restarts, so visitors keep their id and settings.
+    """
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def from_environment(instance_path: Path) -> dict[str, Any]:
+    """The settings documented in the README's configuration table."""
+    return {
+        "SECRET_KEY": _secret_key(instance_path),
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL")
+        or f"sqlite:///{instance_path / 'tessera.sqlite'}",
+        "HOLDOUT_SHARE": _float("TESSERA_HOLDOUT_SHARE", 0.10),
+        "GEO_HEADER": os.environ.get("TESSERA_GEO_HEADER") or None,
+        "PROXY_HOPS": _int("TESSERA_PROXY_HOPS", 0),
+        "SERVER_TIMEZONE": os.environ.get("TESSERA_SERVER_TIMEZONE") or None,
+        "COOKIE_SECURE": os.environ.get("TESSERA_COOKIE_SECURE", "").lower() in ("1", "true", "yes"),
+        "CONTENT_ROOT": os.environ.get("TESSERA_CONTENT_ROOT") or str(ROOT),
+        "CONTENT_WATCH": False,
+    }

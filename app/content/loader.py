@@ -1,0 +1,595 @@
+"""Load and validate the site's content: pages and editors' variant files.
+
+Every problem is reported with the file, line and field in plain words. A file
+with problems is left out of the catalog (the loader keeps the previous good
+version of it when one is given), so a bad edit never takes the site down.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from markupsafe import Markup
+
+from app.content import markdown, yamlfile
+from app.engine.attributes import ATTRIBUTES, attribute_kinds
+from app.engine.conditions import ConditionError, check_condition
+from app.engine.model import Arrangement, Catalog, PageSpec, Rule, Slot, Variant
+from app.engine.rules import compile_rule, precedence, referenced_attributes
+from components import Component, Field
+
+log = logging.getLogger(__name__)
+
+LAYOUTS = ("landing", "article", "guides", "signup", "welcome")
+RESERVED = ("when", "priority", "topics")
+MAX_FILE_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in one file."""
+
+    path: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page as declared in ``pages/``: its guardrails and its presentation."""
+
+    spec: PageSpec
+    title: str
+    description: str
+    layout: str
+    topics: tuple[str, ...] = ()
+    summary: str = ""
+    body_html: Markup | None = None
+    source: str = ""
+
+    @property
+    def path(self) -> str:
+        return self.spec.path
+
+
+@dataclass(frozen=True)
+class Site:
+    """An immutable snapshot of all content; swapped whole on reload."""
+
+    name: str
+    topics: tuple[str, ...]
+    pages: Mapping[str, Page]
+    catalog: Catalog
+    problems: tuple[Problem, ...] = ()
+
+    def guides(self) -> list[Page]:
+        """Article pages, in path order."""
+        return sorted((p for p in self.pages.values() if p.layout == "article"), key=lambda p: p.path)
+
+    def variant_count(self) -> int:
+        return len(self.catalog.defaults) + sum(len(v) for v in self.catalog.conditional.values())
+
+
+@dataclass
+class _File:
+    """Where a file is and what we know of it while validating."""
+
+    path: Path
+    rel: str
+    lines: dict[yamlfile.PathKey, int] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    def problem(self, key: yamlfile.PathKey, message: str) -> None:
+        self.problems.append(
+            Problem(self.rel, yamlfile.line_of(self.lines, key), _dotted(key), message)
+        )
+
+
+def _dotted(key: yamlfile.PathKey) -> str:
+    out = ""
+    for part in key:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def _read(file: _File) -> Any:
+    try:
+        raw = file.path.read_bytes()
+    except OSError as exc:
+        file.problem((), f"cannot be read: {exc.strerror}")
+        return None
+    if len(raw) > MAX_FILE_BYTES:
+        file.problem((), f"is {len(raw)} bytes; a content file may be at most {MAX_FILE_BYTES}")
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        file.problem((), "is not UTF-8 text")
+        return None
+    try:
+        data, file.lines = yamlfile.load(text)
+    except yamlfile.YamlError as exc:
+        file.problems.append(Problem(file.rel, exc.line, "", exc.message))
+        return None
+    if not isinstance(data, dict):
+        file.problem((), "must be a set of 'field: value' lines")
+        return None
+    return data
+
+
+def _close(word: str, options: list[str] | tuple[str, ...]) -> str:
+    found = difflib.get_close_matches(word, list(options), n=1)
+    return f" (did you mean '{found[0]}'?)" if found else ""
+
+
+class Loader:
+    """Loads a content root: ``pages/``, ``content_variants/`` and the component registry."""
+
+    def __init__(self, root: Path, registry: Mapping[str, Component]) -> None:
+        self.root = root
+        self.registry = registry
+        self._kinds = attribute_kinds()
+        self._page_paths: set[str] = set()
+
+    def _rel(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.root))
+        except ValueError:
+            return str(path)
+
+    # ------------------------------------------------------------------ site
+
+    def load(self, previous: Site | None = None) -> Site:
+        """Load everything; on a broken file keep its version from ``previous`` if there is one."""
+        problems: list[Problem] = []
+        name, topics = self._site_settings(problems)
+        pages = self._pages(topics, problems, previous)
+        blocks: dict[str, str] = {}
+        for page in pages.values():
+            for slot in page.spec.slots:
+                blocks.setdefault(slot.block, slot.component)
+        catalog = self._catalog(blocks, topics, problems, previous)
+        # A page whose arrangement or blocks point at missing defaults still renders
+        # (the block is left out); say so once, on the page.
+        for block in sorted(blocks):
+            if block not in catalog.defaults:
+                problems.append(
+                    Problem(
+                        f"content_variants/{block}",
+                        None,
+                        "",
+                        "has no valid default variant (a file without 'when:'), so the block is not shown",
+                    )
+                )
+        for problem in problems:
+            log.warning("content problem: %s", problem)
+        return Site(name=name, topics=topics, pages=pages, catalog=catalog, problems=tuple(problems))
+
+    def _site_settings(self, problems: list[Problem]) -> tuple[str, tuple[str, ...]]:
+        file = _File(self.root / "pages" / "_site.yaml", "pages/_site.yaml")
+        data = _read(file) or {}
+        name = data.get("name")
+        if not isinstance(name, str) or not name.strip():
+            file.problem(("name",), "the site needs a name")
+            name = "Tessera"
+        topics = data.get("topics", [])
+        if not isinstance(topics, list) or not all(isinstance(t, str) and t for t in topics):
+            file.problem(("topics",), "must be a list of topic names")
+            topics = []
+        problems.extend(file.problems)
+        return name, tuple(topics)
+
+    # ----------------------------------------------------------------- pages
+
+    def _pages(
+        self, topics: tuple[str, ...], problems: list[Problem], previous: Site | None
+    ) -> dict[str, Page]:
+        files = sorted(p for p in (self.root / "pages").rglob("*.yaml") if not p.name.startswith("_"))
+        raw: list[tuple[_File, dict[str, Any]]] = []
+        failed: set[str] = set()
+        for path in files:
+            file = _File(path, self._rel(path))
+            data = _read(file)
+            if data is not None:
+                raw.append((file, data))
+            else:
+                problems.extend(file.problems)
+                failed.add(file.rel)
+        # Links between pages are checked against every declared path.
+        self._page_paths = {d["path"] for _, d in raw if isinstance(d.get("path"), str)}
+        if previous is not None:
+            self._page_paths |= set(previous.pages)
+        pages: dict[str, Page] = {}
+        block_components: dict[str, tuple[str, str]] = {}
+        for file, data in raw:
+            page = self._page(file, data, topics, block_components)
+            problems.extend(file.problems)
+            if page is None:
+                failed.add(file.rel)
+            elif page.path in pages:
+                problems.append(
+                    Problem(file.rel, file.lines.get(("path",)), "path",
+                            f"'{page.path}' is already declared by {pages[page.path].source}")
+                )
+            else:
+                pages[page.path] = page
+        for old in previous.pages.values() if previous else ():
+            if old.source in failed and old.path not in pages:
+                pages[old.path] = old
+                problems.append(Problem(old.source, None, "", "the previous good version is still served"))
+        return pages
+
+    def _page(
+        self,
+        file: _File,
+        data: dict[str, Any],
+        topics: tuple[str, ...],
+        block_components: dict[str, tuple[str, str]],
+    ) -> Page | None:
+        known = {"path", "title", "description", "layout", "topics", "summary", "budget",
+                 "blocks", "arrangements", "body"}
+        for key in data:
+            if key not in known:
+                file.problem((key,), f"is not a page setting{_close(key, sorted(known))}")
+        path = data.get("path")
+        if not isinstance(path, str) or not path.startswith("/"):
+            file.problem(("path",), "must be a site path starting with '/'")
+        for key, limit in (("title", 90), ("description", 160), ("summary", 160)):
+            value = data.get(key, "" if key == "summary" else None)
+            if not isinstance(value, str) or (key != "summary" and not value.strip()):
+                file.problem((key,), "must be text")
+            elif len(value) > limit:
+                file.problem((key,), f"is {len(value)} characters; the design allows {limit}")
+        layout = data.get("layout")
+        if layout not in LAYOUTS:
+            file.problem(("layout",), f"must be one of {', '.join(LAYOUTS)}{_close(str(layout), LAYOUTS)}")
+        page_topics = self._topics(file, data.get("topics", []), ("topics",), topics)
+        budget = data.get("budget")
+        if not isinstance(budget, int) or isinstance(budget, bool) or budget < 0:
+            file.problem(("budget",), "must be a whole number of blocks, 0 or more")
+        slots = self._slots(file, data.get("blocks"), block_components)
+        arrangements = self._arrangements(file, data.get("arrangements", []), slots)
+        body = data.get("body")
+        body_html = None
+        if layout == "article":
+            if not isinstance(body, str) or not body.strip():
+                file.problem(("body",), "an article needs a markdown body")
+            else:
+                self._check_links(file, ("body",), body)
+                body_html = markdown.render_block(body)
+        elif body is not None:
+            file.problem(("body",), f"only article pages have a body, this page's layout is {layout}")
+        if file.problems:
+            return None
+        return Page(
+            spec=PageSpec(path=path, slots=slots, budget=budget, arrangements=arrangements),
+            title=data["title"],
+            description=data["description"],
+            layout=layout,
+            topics=page_topics,
+            summary=data.get("summary", ""),
+            body_html=body_html,
+            source=file.rel,
+        )
+
+    def _topics(
+        self, file: _File, value: Any, key: yamlfile.PathKey, topics: tuple[str, ...]
+    ) -> tuple[str, ...]:
+        if not isinstance(value, list):
+            file.problem(key, "must be a list of topics")
+            return ()
+        for i, topic in enumerate(value):
+            if topic not in topics:
+                file.problem(key + (i,), f"unknown topic '{topic}'; topics are {', '.join(topics)}{_close(str(topic), topics)}")
+        return tuple(str(t) for t in value)
+
+    def _slots(
+        self, file: _File, value: Any, block_components: dict[str, tuple[str, str]]
+    ) -> tuple[Slot, ...]:
+        if not isinstance(value, list):
+            file.problem(("blocks",), "must be a list of blocks")
+            return ()
+        slots: list[Slot] = []
+        for i, item in enumerate(value):
+            key: yamlfile.PathKey = ("blocks", i)
+            if not isinstance(item, dict):
+                file.problem(key, "must be {block: <id>, component: <name>, pinned: true|false}")
+                continue
+            extra = set(item) - {"block", "component", "pinned"}
+            for name in sorted(extra):
+                file.problem(key + (name,), "is not a block setting (block, component, pinned)")
+            block, component = item.get("block"), item.get("component")
+            if not isinstance(block, str) or not block:
+                file.problem(key + ("block",), "needs a block id")
+                continue
+            if component not in self.registry:
+                file.problem(key + ("component",),
+                             f"unknown component '{component}'{_close(str(component), sorted(self.registry))}")
+                continue
+            pinned = item.get("pinned", False)
+            if not isinstance(pinned, bool):
+                file.problem(key + ("pinned",), "must be true or false")
+            if any(s.block == block for s in slots):
+                file.problem(key + ("block",), f"block '{block}' is on this page twice")
+            seen = block_components.setdefault(block, (component, file.rel))
+            if seen[0] != component:
+                file.problem(key + ("component",),
+                             f"block '{block}' is a {seen[0]} in {seen[1]}; one block id has one component")
+            slots.append(Slot(block=block, component=component, pinned=bool(pinned)))
+        return tuple(slots)
+
+    def _arrangements(self, file: _File, value: Any, slots: tuple[Slot, ...]) -> tuple[Arrangement, ...]:
+        if not isinstance(value, list):
+            file.problem(("arrangements",), "must be a list")
+            return ()
+        flexible = [s.block for s in slots if not s.pinned]
+        found: list[Arrangement] = []
+        for i, item in enumerate(value):
+            key: yamlfile.PathKey = ("arrangements", i)
+            if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                file.problem(key, "must be {id: <name>, when: <condition>, order: [<block>, ...]}")
+                continue
+            for name in sorted(set(item) - {"id", "when", "order", "priority"}):
+                file.problem(key + (name,), "is not an arrangement setting (id, when, order, priority)")
+            order = item.get("order")
+            if not isinstance(order, list) or not order:
+                file.problem(key + ("order",), "must list the flexible blocks in their new order")
+                continue
+            for j, block in enumerate(order):
+                if block not in flexible:
+                    file.problem(key + ("order", j),
+                                 f"'{block}' is not a flexible block of this page (flexible: {', '.join(flexible) or 'none'})")
+            rule = self._rule(file, item, key)
+            if rule is not None:
+                found.append(Arrangement(id=item["id"], order=tuple(order), rule=rule))
+        found.sort(key=lambda a: precedence(a.rule, a.id))
+        return tuple(found)
+
+    # -------------------------------------------------------------- conditions
+
+    def _rule(self, file: _File, data: Mapping[str, Any], key: yamlfile.PathKey) -> Rule | None:
+        condition = data.get("when")
+        priority = data.get("priority", 0)
+        if not isinstance(priority, int) or isinstance(priority, bool):
+            file.problem(key + ("priority",), "must be a whole number (higher wins)")
+            return None
+        if not isinstance(condition, dict) or not condition:
+            file.problem(key + ("when",), "must be a condition such as {device: mobile}")
+            return None
+        before = len(file.problems)
+        for where, message in check_condition(condition, self._kinds):
+            file.problem(key + ("when",) + _split(where), message)
+        self._check_values(file, condition, key + ("when",))
+        if len(file.problems) > before:
+            return None
+        try:
+            return compile_rule(condition, priority)
+        except ConditionError as exc:
+            file.problem(key + ("when",) + _split(exc.path), exc.message)
+            return None
+
+    def _check_values(self, file: _File, condition: Mapping[str, Any], key: yamlfile.PathKey) -> None:
+        """Enumerated attributes (device, daypart) only take their documented values."""
+        for path in referenced_attributes(condition):
+            attribute = ATTRIBUTES.get(path)
+            if attribute is None or not attribute.values:
+                continue
+            for value in _literals(condition, path):
+                if isinstance(value, str) and value not in attribute.values:
+                    file.problem(key + (path,),
+                                 f"'{value}' is never a {path}; it is one of {', '.join(attribute.values)}"
+                                 f"{_close(value, attribute.values)}")
+
+    # -------------------------------------------------------------- variants
+
+    def _catalog(
+        self,
+        blocks: Mapping[str, str],
+        topics: tuple[str, ...],
+        problems: list[Problem],
+        previous: Site | None,
+    ) -> Catalog:
+        previous_by_source: dict[str, Variant] = {}
+        if previous is not None:
+            for v in previous.catalog.defaults.values():
+                previous_by_source[v.source] = v
+            for vs in previous.catalog.conditional.values():
+                for v in vs:
+                    previous_by_source[v.source] = v
+        defaults: dict[str, Variant] = {}
+        conditional: dict[str, list[Variant]] = {}
+        base = self.root / "content_variants"
+        for folder in sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else ():
+            block = folder.name
+            if block not in blocks:
+                problems.append(Problem(self._rel(folder), None, "",
+                                        f"no page uses a block '{block}'{_close(block, sorted(blocks))}"))
+                continue
+            component = self.registry[blocks[block]]
+            for path in sorted(folder.glob("*")):
+                rel = self._rel(path)
+                if path.suffix not in (".yaml", ".yml"):
+                    problems.append(Problem(rel, None, "", "is not a .yaml file, so it is ignored"))
+                    continue
+                file = _File(path, rel)
+                variant = self._variant(file, block, component, topics)
+                problems.extend(file.problems)
+                if variant is None:
+                    variant = previous_by_source.get(rel)
+                    if variant is not None:
+                        problems.append(Problem(rel, None, "", "the previous good version is still served"))
+                if variant is None:
+                    continue
+                if variant.rule is None:
+                    if block in defaults:
+                        problems.append(Problem(rel, None, "when",
+                                                f"{defaults[block].source} is already the default of '{block}'; "
+                                                "every other variant needs a 'when:' condition"))
+                        continue
+                    defaults[block] = variant
+                else:
+                    conditional.setdefault(block, []).append(variant)
+        ordered = {
+            block: tuple(sorted(vs, key=lambda v: precedence(v.rule, v.id)))  # type: ignore[arg-type]
+            for block, vs in conditional.items()
+        }
+        return Catalog(defaults=defaults, conditional=ordered)
+
+    def _variant(
+        self, file: _File, block: str, component: Component, topics: tuple[str, ...]
+    ) -> Variant | None:
+        data = _read(file)
+        if data is None:
+            return None
+        variant_id = file.path.stem
+        if not variant_id.replace("-", "").replace("_", "").isalnum():
+            file.problem((), "a variant file name may use letters, digits, '-' and '_' only")
+        for key in data:
+            if key not in RESERVED and component.field(key) is None:
+                names = [f.name for f in component.fields] + list(RESERVED)
+                file.problem((key,), f"is not a field of the {component.name} component{_close(key, names)}; "
+                                     f"its fields are {', '.join(f.name for f in component.fields)}")
+        fields = self._fields(file, data, component.fields, ())
+        variant_topics = self._topics(file, data.get("topics", []), ("topics",), topics)
+        rule = self._rule(file, data, ()) if "when" in data or "priority" in data else None
+        if file.problems:
+            return None
+        return Variant(
+            block=block,
+            id=variant_id,
+            component=component.name,
+            fields=fields,
+            topics=variant_topics,
+            rule=rule,
+            source=file.rel,
+        )
+
+    def _fields(
+        self, file: _File, data: Mapping[str, Any], schema: tuple[Field, ...], key: yamlfile.PathKey
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for spec in schema:
+            value = data.get(spec.name)
+            where = key + (spec.name,)
+            if value is None or value == "":
+                if spec.required:
+                    file.problem(where, f"is required for the {spec.kind} slot '{spec.name}'")
+                out[spec.name] = None
+                continue
+            out[spec.name] = self._value(file, spec, value, where)
+        return out
+
+    def _value(self, file: _File, spec: Field, value: Any, where: yamlfile.PathKey) -> Any:
+        if spec.kind == "flag":
+            if not isinstance(value, bool):
+                file.problem(where, "must be true or false")
+            return bool(value)
+        if spec.kind in ("list", "strings"):
+            if not isinstance(value, list):
+                file.problem(where, "must be a list")
+                return []
+            if len(value) < spec.min_items:
+                file.problem(where, f"has {len(value)} items; at least {spec.min_items} are needed")
+            if spec.max_items is not None and len(value) > spec.max_items:
+                file.problem(where, f"has {len(value)} items; the design holds at most {spec.max_items}")
+            items: list[Any] = []
+            for i, item in enumerate(value):
+                if spec.kind == "strings":
+                    items.append(self._text(file, spec, item, where + (i,)))
+                elif not isinstance(item, dict):
+                    file.problem(where + (i,), f"must be a record with {', '.join(f.name for f in spec.items)}")
+                else:
+                    for extra in item:
+                        if all(f.name != extra for f in spec.items):
+                            file.problem(where + (i, extra),
+                                         f"is not a field here{_close(str(extra), [f.name for f in spec.items])}; "
+                                         f"the fields are {', '.join(f.name for f in spec.items)}")
+                    items.append(self._fields(file, item, spec.items, where + (i,)))
+            return items
+        if spec.kind == "choice":
+            if value not in spec.choices:
+                file.problem(where, f"must be one of {', '.join(spec.choices)}")
+            return value
+        text = self._text(file, spec, value, where)
+        if spec.kind == "link":
+            if not markdown.is_safe_link(text):
+                file.problem(where, f"'{text}' is not an allowed link: use https://, mailto: or a path on this site")
+            else:
+                self._check_internal(file, where, text)
+            return text
+        if spec.kind == "markdown":
+            self._check_links(file, where, text)
+            return markdown.render_inline(text)
+        return text
+
+    def _text(self, file: _File, spec: Field, value: Any, where: yamlfile.PathKey) -> str:
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            file.problem(where, "must be text")
+            return ""
+        text = str(value).strip()
+        if spec.max_length is not None and len(text) > spec.max_length:
+            file.problem(where, f"is {len(text)} characters; the design holds at most {spec.max_length}")
+        return text
+
+    def _check_links(self, file: _File, where: yamlfile.PathKey, text: str) -> None:
+        for target in markdown.links_in(text):
+            if not markdown.is_safe_link(target):
+                file.problem(where, f"the link '{target}' is not allowed: use https://, mailto: or a path on this site")
+            else:
+                self._check_internal(file, where, target)
+
+    def _check_internal(self, file: _File, where: yamlfile.PathKey, target: str) -> None:
+        if target.startswith("/"):
+            path = target.split("#", 1)[0].split("?", 1)[0] or "/"
+            if path not in self._page_paths and path not in _APP_PATHS:
+                file.problem(where, f"links to '{path}', which is not a page of this site"
+                                    f"{_close(path, sorted(self._page_paths))}")
+
+
+#: Paths served by the app itself rather than declared in pages/.
+_APP_PATHS = {"/preferences", "/preferences/export"}
+
+
+def _split(where: str) -> tuple[str | int, ...]:
+    """Turn a checker path like ``$and[0].device.$in`` into key parts."""
+    parts: list[str | int] = []
+    for piece in where.replace("]", "").split("."):
+        if not piece:
+            continue
+        head, *indexes = piece.split("[")
+        if head:
+            parts.append(head)
+        parts.extend(int(i) for i in indexes if i.isdigit())
+    return tuple(parts)
+
+
+def _literals(condition: Any, path: str) -> list[Any]:
+    """Values compared with attribute ``path`` anywhere in ``condition``."""
+    found: list[Any] = []
+    if isinstance(condition, dict):
+        for key, value in condition.items():
+            if key == path:
+                if isinstance(value, dict) and any(str(k).startswith("$") for k in value):
+                    for op, arg in value.items():
+                        if op in ("$eq", "$ne"):
+                            found.append(arg)
+                        elif op in ("$in", "$nin") and isinstance(arg, list):
+                            found.extend(arg)
+                else:
+                    found.append(value)
+            elif key in ("$and", "$or", "$nor") and isinstance(value, list):
+                for sub in value:
+                    found.extend(_literals(sub, path))
+            elif key == "$not":
+                found.extend(_literals(value, path))
+    return found

@@ -1,0 +1,90 @@
+"""The documented attributes that variant conditions may use.
+
+Each attribute belongs to one layer. A condition's layer is the highest layer
+among the attributes it names, and a layer the visitor switched off makes its
+attributes invisible. The README's attribute table is generated from (and
+tested against) this module, so editors and the lint command see one list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Layer = Literal["default", "contextual", "behavioral", "predictive"]
+
+#: Layers in rising order of how much they know about the visitor.
+LAYERS: tuple[Layer, ...] = ("contextual", "behavioral", "predictive")
+
+DAYPARTS = ("morning", "afternoon", "evening", "night")
+DEVICES = ("mobile", "tablet", "desktop", "other")
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """A condition attribute: its layer, value kind and allowed values."""
+
+    name: str
+    layer: Layer
+    kind: Literal["string", "number", "boolean", "array"]
+    description: str
+    values: tuple[str, ...] = ()
+
+
+ATTRIBUTES: dict[str, Attribute] = {
+    a.name: a
+    for a in (
+        Attribute(
+            "device",
+            "contextual",
+            "string",
+            "Device class from the User-Agent and Client Hints (bots always get the default page).",
+            DEVICES,
+        ),
+        Attribute(
+            "daypart",
+            "contextual",
+            "string",
+            "Part of the visitor's local day: morning 05-12, afternoon 12-17, "
+            "evening 17-22, night 22-05.",
+            DAYPARTS,
+        ),
+        Attribute("hour", "contextual", "number", "The visitor's local hour, 0-23."),
+        Attribute("weekend", "contextual", "boolean", "Saturday or Sunday, visitor's local time."),
+        Attribute(
+            "country",
+            "contextual",
+            "string",
+            "ISO 3166 two-letter country code, e.g. DE (absent when unknown).",
+        ),
+        Attribute(
+            "language",
+            "contextual",
+            "string",
+            "Primary language the browser asks for, lower case, e.g. de (absent when not sent).",
+        ),
+        Attribute(
+            "referrer",
+            "contextual",
+            "string",
+            "Host name of the external site the visitor came from (absent when direct or internal).",
+        ),
+        Attribute(
+            "returning",
+            "contextual",
+            "boolean",
+            "True when the visitor has been here on an earlier visit (30 minutes apart).",
+        ),
+    )
+}
+
+
+def layer_of(path: str) -> Layer | None:
+    """Return the layer of an attribute path, or None if it is not documented."""
+    attribute = ATTRIBUTES.get(path)
+    return attribute.layer if attribute else None
+
+
+def attribute_kinds() -> dict[str, str]:
+    """Attribute name to value kind, as the condition checker expects."""
+    return {name: a.kind for name, a in ATTRIBUTES.items()}

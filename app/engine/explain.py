@@ -1,0 +1,103 @@
+"""Plain-words explanations, rendered from a decision's trace.
+
+Nothing here is written per variant: the text comes from the signals a rule
+used, so an explanation can never claim a reason the engine did not use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from app.engine.model import BlockDecision, Choice, Signal
+
+_DEVICE = {
+    "mobile": "you're on a phone",
+    "tablet": "you're on a tablet",
+    "desktop": "you're on a computer",
+    "other": "we couldn't tell what device you're on",
+}
+_DAYPART = {
+    "morning": "it's morning where you are",
+    "afternoon": "it's afternoon where you are",
+    "evening": "it's evening where you are",
+    "night": "it's late at night where you are",
+}
+_LAYER_LABEL = {
+    "contextual": "Contextual personalization",
+    "behavioral": "Behavioral personalization",
+    "predictive": "Predictive personalization",
+}
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What the visitor reads under "Why am I seeing this?"."""
+
+    sentence: str
+    details: tuple[str, ...]
+    source: str
+
+
+def _country(value: Any, names: Mapping[str, str]) -> str:
+    return f"you seem to be browsing from {names.get(str(value), str(value))}"
+
+
+def _phrase(signal: Signal, names: Mapping[str, str]) -> str:
+    attribute, value = signal.attribute, signal.value
+    phrases: dict[str, Callable[[], str]] = {
+        "device": lambda: _DEVICE.get(str(value), "of the device you're using"),
+        "daypart": lambda: _DAYPART.get(str(value), "of the time of day where you are"),
+        "hour": lambda: f"it's {int(value):02d}:00 where you are",
+        "weekend": lambda: "it's the weekend where you are" if value else "it's a weekday where you are",
+        "country": lambda: _country(value, names),
+        "language": lambda: f"your browser asks for {names.get('lang:' + str(value), str(value))}",
+        "referrer": lambda: f"you came here from {value}",
+        "returning": lambda: "you've been here before" if value else "this is your first visit",
+    }
+    make = phrases.get(attribute)
+    return make() if make else f"of your {attribute.replace('.', ' ').replace('_', ' ')}"
+
+
+def _join(parts: list[str]) -> str:
+    if len(parts) <= 1:
+        return "".join(parts)
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _reasons(choice: Choice, names: Mapping[str, str]) -> list[str]:
+    return list(dict.fromkeys(_phrase(s, names) for s in choice.signals))
+
+
+def explain(decision: BlockDecision, names: Mapping[str, str] | None = None) -> Explanation | None:
+    """Explain a personalized block; None for a block shown as everyone sees it.
+
+    ``names`` maps country codes (and ``lang:<code>``) to display names.
+    """
+    names = names or {}
+    if decision.chose is None and decision.moved is None:
+        return None
+    sentences: list[str] = []
+    details: list[str] = []
+    sources: list[str] = []
+    if decision.chose is not None:
+        reasons = _reasons(decision.chose, names)
+        sentences.append(
+            f"We picked this version for you because {_join(reasons)}."
+            if reasons
+            else "We picked this version for you from your current context."
+        )
+        details.append(f"Variant “{decision.variant.id}” of the {decision.block} block.")
+        sources.append(f"{_LAYER_LABEL[decision.chose.layer]} · rule {decision.chose.rule}")
+    if decision.moved is not None:
+        reasons = _reasons(decision.moved, names)
+        sentences.append(
+            f"This section is placed where it is because {_join(reasons)}."
+            if reasons
+            else "This section's place on the page was chosen for your context."
+        )
+        sources.append(f"{_LAYER_LABEL[decision.moved.layer]} · rule {decision.moved.rule}")
+    details.append("Everyone sees the same navigation; only a few sections of a page adapt.")
+    sentence = " ".join(s[0].upper() + s[1:] for s in sentences)
+    return Explanation(sentence=sentence, details=tuple(details), source="; ".join(sources))

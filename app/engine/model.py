@@ -1,0 +1,205 @@
+"""Plain data in and out of the decision core.
+
+Inputs are built by the web glue (``Context``, ``Preferences``), the store
+(``Profile``, ``Scores``) and the content loader (``Catalog``, ``PageSpec``);
+the output is a ``PageDecision`` that carries its own reasons. Nothing here
+knows about requests, rows or templates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.engine.attributes import Layer
+
+Predicate = Callable[[Mapping[str, Any]], bool]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the request says about the visitor's situation (contextual layer)."""
+
+    path: str
+    visitor_id: str | None
+    device: str
+    daypart: str | None = None
+    hour: int | None = None
+    weekend: bool | None = None
+    timezone: str | None = None
+    timezone_source: str | None = None
+    country: str | None = None
+    language: str | None = None
+    referrer: str | None = None
+    returning: bool = False
+    gpc: bool = False
+
+    @property
+    def is_bot(self) -> bool:
+        return self.device == "bot"
+
+    def attributes(self) -> dict[str, Any]:
+        """The contextual condition attributes; unknown values are left out."""
+        values: dict[str, Any] = {
+            "device": self.device,
+            "daypart": self.daypart,
+            "hour": self.hour,
+            "weekend": self.weekend,
+            "country": self.country,
+            "language": self.language,
+            "referrer": self.referrer,
+            "returning": self.returning,
+        }
+        return {k: v for k, v in values.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What the visitor did (behavioral layer): the ``behavior.*`` attributes."""
+
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Model scores (predictive layer): the ``score.*`` attributes and model versions."""
+
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    models: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """Which layers the visitor allows."""
+
+    contextual: bool = True
+    behavioral: bool = True
+    predictive: bool = True
+
+    def allows(self, layer: Layer) -> bool:
+        return layer == "default" or bool(getattr(self, layer))
+
+    @property
+    def all_off(self) -> bool:
+        return not (self.contextual or self.behavioral or self.predictive)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A compiled ``when:`` condition with what precedence and explanation need."""
+
+    condition: Mapping[str, Any]
+    predicate: Predicate
+    layer: Layer
+    attributes: tuple[str, ...]
+    priority: int = 0
+    specificity: int = 0
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One prewritten version of a block. ``rule`` is None for the default."""
+
+    block: str
+    id: str
+    component: str
+    fields: Mapping[str, Any]
+    topics: tuple[str, ...] = ()
+    rule: Rule | None = None
+    source: str = ""
+
+    @property
+    def layer(self) -> Layer:
+        return self.rule.layer if self.rule else "default"
+
+
+@dataclass(frozen=True)
+class Arrangement:
+    """A page-level rule that orders the flexible zone."""
+
+    id: str
+    order: tuple[str, ...]
+    rule: Rule
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A block's place on a page."""
+
+    block: str
+    component: str
+    pinned: bool = True
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """The guardrails of a page: its blocks, which may move, and the variation budget."""
+
+    path: str
+    slots: tuple[Slot, ...]
+    budget: int
+    arrangements: tuple[Arrangement, ...] = ()
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Every block's variants: the default and the conditional ones in precedence order."""
+
+    defaults: Mapping[str, Variant]
+    conditional: Mapping[str, tuple[Variant, ...]]
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One attribute that a rule used, and the visitor's value for it."""
+
+    attribute: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Why a rule was applied: which rule, in which layer, from which signals."""
+
+    rule: str
+    layer: Layer
+    signals: tuple[Signal, ...]
+
+
+@dataclass(frozen=True)
+class BlockDecision:
+    """The decision for one block, with its trace."""
+
+    block: str
+    component: str
+    variant: Variant
+    chose: Choice | None = None
+    moved: Choice | None = None
+    #: Rules that matched but were not applied, and why (for operators).
+    passed_over: tuple[str, ...] = ()
+
+    @property
+    def layer(self) -> Layer:
+        if self.chose is not None:
+            return self.chose.layer
+        if self.moved is not None:
+            return self.moved.layer
+        return "default"
+
+
+@dataclass(frozen=True)
+class PageDecision:
+    """The whole page: blocks in render order and where the decision came from."""
+
+    path: str
+    blocks: tuple[BlockDecision, ...]
+    holdout: bool
+    bot: bool
+    arrangement: Choice | None = None
+    #: The layers that were allowed to act on this render.
+    layers: tuple[Layer, ...] = ()
+
+    @property
+    def personalized(self) -> bool:
+        return any(b.layer != "default" for b in self.blocks)

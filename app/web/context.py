@@ -1,0 +1,239 @@
+"""Request -> Context: the only place the request is read.
+
+Everything personalization needs from a request is read here once, checked,
+and handed on as plain values. Anything missing or malformed becomes
+"unknown", which leads to the default content, never to an error.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import re
+import zoneinfo
+from dataclasses import dataclass
+from datetime import datetime, timezone, tzinfo
+from urllib.parse import urlsplit
+
+import iptocc
+import user_agents
+from flask import Request
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from app.engine import Context
+
+VISITOR_COOKIE = "tessera_vid"
+TZ_COOKIE = "tz"
+_UA_LIMIT = 512
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+_VISITOR_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    """What one request tells us, already validated."""
+
+    path: str
+    device: str
+    visitor_id: str | None
+    gpc: bool
+    timezone: str | None
+    country: str | None
+    language: str | None
+    referrer: str | None
+
+
+# ---------------------------------------------------------------- device
+
+
+@functools.lru_cache(maxsize=4096)
+def device_class(user_agent: str) -> str:
+    """mobile, tablet, desktop, bot or other; cached because a cold parse costs ~1 ms."""
+    if not user_agent:
+        return "other"
+    parsed = user_agents.parse(user_agent)
+    if parsed.is_bot:
+        return "bot"
+    if parsed.is_tablet:
+        return "tablet"
+    if parsed.is_mobile:
+        return "mobile"
+    if parsed.is_pc:
+        return "desktop"
+    return "other"
+
+
+def _device(request: Request) -> str:
+    device = device_class(request.headers.get("User-Agent", "")[:_UA_LIMIT])
+    # Client Hints: a browser that says it is mobile is believed over a reduced UA string.
+    if request.headers.get("Sec-CH-UA-Mobile") == "?1" and device in ("desktop", "other"):
+        return "mobile"
+    return device
+
+
+# ----------------------------------------------------------------- zones
+
+
+@functools.cache
+def _known_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+@functools.cache
+def _zone(name: str) -> tzinfo:
+    return zoneinfo.ZoneInfo(name)
+
+
+@functools.cache
+def country_zones() -> dict[str, str]:
+    """Each country's usual time zone: the first listed for it in tzdata's zone.tab."""
+    text = importlib.resources.files("tzdata").joinpath("zoneinfo", "zone.tab").read_text("utf-8")
+    zones: dict[str, str] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            code, _coords, zone, *_ = line.split("\t")
+            zones.setdefault(code, zone)
+    return zones
+
+
+@functools.cache
+def country_names() -> dict[str, str]:
+    """Country code to name, from tzdata's iso3166.tab, for explanations."""
+    text = importlib.resources.files("tzdata").joinpath("zoneinfo", "iso3166.tab").read_text("utf-8")
+    names: dict[str, str] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            code, name = line.split("\t", 1)
+            names[code] = name.strip()
+    return names
+
+
+def valid_zone(name: str | None) -> str | None:
+    """The IANA zone name if it is one, else None (a bad ``tz`` cookie is ignored)."""
+    if name and len(name) <= 64 and name in _known_zones():
+        return name
+    return None
+
+
+# ---------------------------------------------------------------- request
+
+
+def client_country(address: str | None) -> str | None:
+    """Offline IP-to-country lookup; the address itself is never kept."""
+    if not address:
+        return None
+    try:
+        code = iptocc.country_code(address)
+    except (ValueError, TypeError):
+        return None
+    return code if code and _COUNTRY.match(code) else None
+
+
+def read_visitor_cookie(request: Request, secret_key: str) -> str | None:
+    """The visitor id from the signed cookie; None when absent, forged or malformed."""
+    raw = request.cookies.get(VISITOR_COOKIE)
+    if not raw or len(raw) > 200:
+        return None
+    try:
+        value = _serializer(secret_key).loads(raw)
+    except BadSignature:
+        return None
+    return value if isinstance(value, str) and _VISITOR_ID.match(value) else None
+
+
+def sign_visitor_id(visitor_id: str, secret_key: str) -> str:
+    return _serializer(secret_key).dumps(visitor_id)
+
+
+@functools.lru_cache(maxsize=8)
+def _serializer(secret_key: str) -> URLSafeSerializer:
+    return URLSafeSerializer(secret_key, salt="tessera-visitor")
+
+
+def read_request(request: Request, *, secret_key: str, geo_header: str | None) -> RequestInfo:
+    """Read every personalization input from the request, once."""
+    device = _device(request)
+    country = None
+    if geo_header:
+        value = request.headers.get(geo_header, "").strip().upper()
+        country = value if _COUNTRY.match(value) and value not in ("XX", "T1") else None
+    else:
+        country = client_country(request.remote_addr)
+    language = None
+    best = request.accept_languages.best
+    if best and best != "*":
+        language = best.split("-")[0].lower()[:8] or None
+    referrer = None
+    if request.referrer:
+        try:
+            host = urlsplit(request.referrer).hostname
+        except ValueError:
+            host = None
+        if host and host != request.host.split(":")[0]:
+            referrer = host[:100]
+    bot = device == "bot"
+    return RequestInfo(
+        path=request.path,
+        device=device,
+        visitor_id=None if bot else read_visitor_cookie(request, secret_key),
+        gpc=request.headers.get("Sec-GPC", "").strip() == "1",
+        timezone=valid_zone(request.cookies.get(TZ_COOKIE)),
+        country=country,
+        language=language,
+        referrer=referrer,
+    )
+
+
+def daypart(hour: int) -> str:
+    """morning 05-12, afternoon 12-17, evening 17-22, night 22-05."""
+    if 5 <= hour < 12:
+        return "morning"
+    if 12 <= hour < 17:
+        return "afternoon"
+    if 17 <= hour < 22:
+        return "evening"
+    return "night"
+
+
+def local_time(
+    info: RequestInfo, now_utc: datetime, server_zone: str | None
+) -> tuple[datetime, str | None, str]:
+    """The visitor's local time, the zone used and where it came from."""
+    if info.timezone:
+        return now_utc.astimezone(_zone(info.timezone)), info.timezone, "browser"
+    zone = country_zones().get(info.country or "")
+    if zone:
+        return now_utc.astimezone(_zone(zone)), zone, "country"
+    if server_zone and valid_zone(server_zone):
+        return now_utc.astimezone(_zone(server_zone)), server_zone, "server"
+    local = now_utc.astimezone()
+    return local, None, "server"
+
+
+def build_context(
+    info: RequestInfo,
+    *,
+    visitor_id: str | None,
+    returning: bool,
+    now_utc: datetime,
+    server_zone: str | None,
+) -> Context:
+    """Combine what the request said with what we know of the visitor."""
+    if info.device == "bot":
+        return Context(path=info.path, visitor_id=None, device="bot")
+    local, zone, source = local_time(info, now_utc.replace(tzinfo=timezone.utc), server_zone)
+    return Context(
+        path=info.path,
+        visitor_id=visitor_id,
+        device=info.device,
+        daypart=daypart(local.hour),
+        hour=local.hour,
+        weekend=local.weekday() >= 5,
+        timezone=zone,
+        timezone_source=source,
+        country=info.country,
+        language=info.language,
+        referrer=info.referrer,
+        returning=returning,
+        gpc=info.gpc,
+    )

@@ -1,0 +1,124 @@
+"""The site's pages: resolve, render, record the exposure; and the sign-up goal."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, session
+from werkzeug.wrappers import Response
+
+from app import store
+from app.content import Page, Site, current_site
+from app.engine import Explanation, PageDecision, Profile, Scores, decide, explain
+from app.engine.bucketing import in_holdout
+from app.engine.model import BlockDecision
+from app.web.context import country_names
+from app.web.visit import Visit, current_visit
+
+bp = Blueprint("pages", __name__)
+
+COMPANY_SIZES = ("1-10", "11-50", "51-200", "201+")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+
+
+@dataclass(frozen=True)
+class RenderedBlock:
+    """What a component template reads: the decision plus its explanation."""
+
+    decision: BlockDecision
+    why: Explanation | None
+
+    block = property(lambda self: self.decision.block)
+    component = property(lambda self: self.decision.component)
+    variant = property(lambda self: self.decision.variant.id)
+    layer = property(lambda self: self.decision.layer)
+    topics = property(lambda self: self.decision.variant.topics)
+    fields = property(lambda self: self.decision.variant.fields)
+    template = property(lambda self: f"components/{self.decision.component}.html")
+
+
+def resolve(site: Site, page: Page, visit: Visit) -> PageDecision:
+    """Run the engine for this visit (bots and the holdout get the default page)."""
+    return decide(
+        page.spec,
+        site.catalog,
+        visit.context(),
+        Profile(),
+        Scores(),
+        visit.preferences,
+        holdout_share=current_app.config["HOLDOUT_SHARE"],
+    )
+
+
+def render_page(page: Page, status: int = 200, **extra: Any) -> tuple[str, int]:
+    site = current_site()
+    visit = current_visit()
+    decision = resolve(site, page, visit)
+    names = country_names()
+    blocks = [RenderedBlock(b, explain(b, names)) for b in decision.blocks]
+    if page.layout == "guides":
+        extra.update(guides=site.guides(), topics=site.topics)
+    html = render_template(f"pages/{page.layout}.html", page=page, blocks=blocks, **extra)
+    if visit.is_bot:
+        store.count_bot_request(visit.now.date())
+    else:
+        assert visit.visitor_id is not None
+        store.record_render(visit.visitor_id, visit.row, decision, visit.now)
+    return html, status
+
+
+def _page_for(path: str) -> Page:
+    page = current_site().pages.get(path)
+    if page is None:
+        abort(404)
+    return page
+
+
+@bp.get("/", defaults={"path": ""})
+@bp.get("/<path:path>")
+def show(path: str) -> tuple[str, int] | Response:
+    if path.endswith("/"):
+        return redirect("/" + path.rstrip("/"), code=308)
+    page = _page_for("/" + path)
+    if page.layout == "welcome":
+        return render_page(page, name=session.pop("welcome_name", None))
+    if page.layout == "signup":
+        return render_page(page, form={}, errors={}, sizes=COMPANY_SIZES)
+    return render_page(page)
+
+
+@bp.post("/signup")
+def signup() -> tuple[str, int] | Response:
+    """The goal action: a real sign-up, recorded with its conversion on the server."""
+    page = _page_for("/signup")
+    visit = current_visit()
+    if visit.is_bot:
+        abort(403, "Automated clients cannot sign up.")
+    form = {
+        "name": request.form.get("name", "").strip(),
+        "email": request.form.get("email", "").strip(),
+        "company_size": request.form.get("company_size", ""),
+    }
+    errors = {}
+    if not 1 <= len(form["name"]) <= 80:
+        errors["name"] = "Please tell us your name (up to 80 characters)."
+    if len(form["email"]) > 254 or not _EMAIL.match(form["email"]):
+        errors["email"] = "Please enter an email address like you@example.com."
+    if form["company_size"] not in COMPANY_SIZES:
+        errors["company_size"] = "Please choose your team size."
+    if errors:
+        return render_page(page, status=422, form=form, errors=errors, sizes=COMPANY_SIZES)
+    assert visit.visitor_id is not None
+    store.record_conversion(
+        visit.visitor_id,
+        visit.row,
+        goal="signup",
+        path="/signup",
+        holdout=in_holdout(visit.visitor_id, current_app.config["HOLDOUT_SHARE"]),
+        signup=form,
+        now=visit.now,
+    )
+    session["welcome_name"] = form["name"]
+    return redirect("/welcome", code=303)

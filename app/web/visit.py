@@ -1,0 +1,124 @@
+"""Who is visiting: the signed visitor cookie, their stored settings and the Context."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from flask import Response, current_app, g, request
+
+from app import store
+from app.engine import Context, Preferences
+from app.store.models import Visitor
+from app.web.context import (
+    VISITOR_COOKIE,
+    RequestInfo,
+    build_context,
+    read_request,
+    sign_visitor_id,
+)
+
+COOKIE_MAX_AGE = 365 * 24 * 3600
+
+
+@dataclass
+class Visit:
+    """This request's visitor. ``visitor_id`` is None for bots, who are never tracked."""
+
+    info: RequestInfo
+    visitor_id: str | None
+    row: Visitor | None
+    new_cookie: bool
+    now: datetime
+
+    @property
+    def is_bot(self) -> bool:
+        return self.info.device == "bot"
+
+    @property
+    def returning(self) -> bool:
+        if self.row is None:
+            return False
+        return self.row.visits > 1 or self.now - self.row.last_seen_at > store.VISIT_GAP
+
+    @property
+    def preferences(self) -> Preferences:
+        return effective_preferences(self.row, gpc=self.info.gpc)
+
+    def context(self) -> Context:
+        return build_context(
+            self.info,
+            visitor_id=self.visitor_id,
+            returning=self.returning,
+            now_utc=self.now,
+            server_zone=current_app.config["SERVER_TIMEZONE"],
+        )
+
+
+def effective_preferences(row: Visitor | None, *, gpc: bool) -> Preferences:
+    """The visitor's explicit choices win; unset layers default to on, except that
+    Sec-GPC: 1 turns behavioral and predictive off until the visitor turns them on."""
+
+    def pick(value: bool | None, default: bool) -> bool:
+        return default if value is None else value
+
+    return Preferences(
+        contextual=pick(row.contextual if row else None, True),
+        behavioral=pick(row.behavioral if row else None, not gpc),
+        predictive=pick(row.predictive if row else None, not gpc),
+    )
+
+
+def new_visitor_id() -> str:
+    return uuid.uuid4().hex
+
+
+def current_visit() -> Visit:
+    """The visit for this request, read once and kept on ``g``."""
+    visit: Visit | None = g.get("tessera_visit")
+    if visit is not None:
+        return visit
+    info = read_request(
+        request,
+        secret_key=current_app.config["SECRET_KEY"],
+        geo_header=current_app.config["GEO_HEADER"],
+    )
+    now = datetime.now(UTC).replace(tzinfo=None)
+    row = None
+    new_cookie = False
+    visitor_id = info.visitor_id
+    if info.device != "bot":
+        if visitor_id is not None:
+            row = store.load_visitor(visitor_id)
+        if visitor_id is None or row is None:
+            # No cookie, a forged one, or an id we no longer hold: start fresh.
+            visitor_id = new_visitor_id()
+            new_cookie = True
+    visit = Visit(info=info, visitor_id=visitor_id, row=row, new_cookie=new_cookie, now=now)
+    g.tessera_visit = visit
+    return visit
+
+
+def restart_visit() -> Visit:
+    """After erasure: a brand-new anonymous id for the rest of this request."""
+    visit = current_visit()
+    visit.visitor_id = new_visitor_id()
+    visit.row = None
+    visit.new_cookie = True
+    return visit
+
+
+def set_visitor_cookie(response: Response) -> Response:
+    """After each request: give a new visitor their signed, HttpOnly id cookie."""
+    visit: Visit | None = g.get("tessera_visit")
+    if visit is not None and visit.new_cookie and visit.visitor_id is not None:
+        response.set_cookie(
+            VISITOR_COOKIE,
+            sign_visitor_id(visit.visitor_id, current_app.config["SECRET_KEY"]),
+            max_age=COOKIE_MAX_AGE,
+            httponly=True,
+            samesite="Lax",
+            secure=current_app.config["COOKIE_SECURE"],
+        )
+    return response
