@@ -1,18 +1,17 @@
-"""Tessera: a server-side rendered framework for personalized websites."""
+"""Tessera: a server-side rendered framework for personalized websites.
+
+Nothing happens at import: ``create_app`` builds everything. Imports stay
+inside it so that ``app.engine`` can be imported without Flask or SQLAlchemy.
+"""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
-
-from app import config as config_module
-from app import content, store, web
-from app.extensions import csrf, db
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -20,17 +19,28 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     ``config`` overrides the environment (tests pass a temporary database).
     """
+    import logging
+
+    from flask import Flask
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from app import config as config_module
+    from app import content, store, web
+    from app.extensions import csrf, db
+
     app = Flask(
         __name__,
         instance_relative_config=True,
         template_folder=str(config_module.ROOT / "templates"),
         static_folder=str(config_module.ROOT / "static"),
     )
+    overrides = dict(config or {})
     # The instance folder holds the default SQLite database and generated key.
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    app.config.from_mapping(config_module.from_environment(Path(app.instance_path)))
-    if config:
-        app.config.from_mapping(config)
+    app.config.from_mapping(
+        config_module.from_environment(Path(app.instance_path), need_secret="SECRET_KEY" not in overrides)
+    )
+    app.config.from_mapping(overrides)
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

@@ -43,10 +43,10 @@ def _secret_key(instance_path: Path) -> str:
     return key
 
 
-def from_environment(instance_path: Path) -> dict[str, Any]:
+def from_environment(instance_path: Path, *, need_secret: bool = True) -> dict[str, Any]:
     """The settings documented in the README's configuration table."""
     return {
-        "SECRET_KEY": _secret_key(instance_path),
+        "SECRET_KEY": _secret_key(instance_path) if need_secret else None,
         "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL")
         or f"sqlite:///{instance_path / 'tessera.sqlite'}",
         "HOLDOUT_SHARE": _float("TESSERA_HOLDOUT_SHARE", 0.10),

@@ -65,6 +65,9 @@ class ContentStore:
 
 
 def init_app(app: Flask) -> None:
+    from app.content.cli import content_cli
+
+    app.cli.add_command(content_cli)
     root = Path(app.config["CONTENT_ROOT"])
     app.extensions["tessera.content"] = ContentStore(root, watch=bool(app.debug or app.config.get("CONTENT_WATCH")))
 

@@ -27,7 +27,7 @@ def _touch(visitor_id: str, visitor: Visitor | None, now: datetime) -> Visitor:
         visitor = Visitor(id=visitor_id, created_at=now, last_seen_at=now, visits=1)
         db.session.add(visitor)
         # The visitor row must exist before rows that reference it (same transaction).
-        db.session.flush([visitor])
+        db.session.flush()
     else:
         if now - visitor.last_seen_at > VISIT_GAP:
             visitor.visits += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,14 +30,23 @@ class RenderedBlock:
 
     decision: BlockDecision
     why: Explanation | None
+    page_path: str
 
     block = property(lambda self: self.decision.block)
     component = property(lambda self: self.decision.component)
     variant = property(lambda self: self.decision.variant.id)
     layer = property(lambda self: self.decision.layer)
     topics = property(lambda self: self.decision.variant.topics)
-    fields = property(lambda self: self.decision.variant.fields)
     template = property(lambda self: f"components/{self.decision.component}.html")
+
+    @property
+    def fields(self) -> Mapping[str, Any]:
+        fields = self.decision.variant.fields
+        if self.decision.component == "article_list":
+            # A shared "related articles" block never points at the page it is on.
+            articles = [a for a in fields["articles"] if a["href"] != self.page_path]
+            return {**fields, "articles": articles}
+        return fields
 
 
 def resolve(site: Site, page: Page, visit: Visit) -> PageDecision:
@@ -57,9 +67,12 @@ def render_page(page: Page, status: int = 200, **extra: Any) -> tuple[str, int]:
     visit = current_visit()
     decision = resolve(site, page, visit)
     names = country_names()
-    blocks = [RenderedBlock(b, explain(b, names)) for b in decision.blocks]
+    blocks = [RenderedBlock(b, explain(b, names), page.path) for b in decision.blocks]
     if page.layout == "guides":
         extra.update(guides=site.guides(), topics=site.topics)
+    if visit.is_bot:
+        # No session cookie for bots: a CSRF token would create one, and bots cannot sign up.
+        extra["csrf_token"] = lambda: ""
     html = render_template(f"pages/{page.layout}.html", page=page, blocks=blocks, **extra)
     if visit.is_bot:
         store.count_bot_request(visit.now.date())
@@ -83,7 +96,8 @@ def show(path: str) -> tuple[str, int] | Response:
         return redirect("/" + path.rstrip("/"), code=308)
     page = _page_for("/" + path)
     if page.layout == "welcome":
-        return render_page(page, name=session.pop("welcome_name", None))
+        name = session.pop("welcome_name") if "welcome_name" in session else None
+        return render_page(page, name=name)
     if page.layout == "signup":
         return render_page(page, form={}, errors={}, sizes=COMPANY_SIZES)
     return render_page(page)
