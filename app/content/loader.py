@@ -140,6 +140,7 @@ class Loader:
         self.registry = registry
         self._kinds = attribute_kinds()
         self._page_paths: set[str] = set()
+        self._declared_blocks: set[str] = set()
 
     def _rel(self, path: Path) -> str:
         try:
@@ -205,6 +206,14 @@ class Loader:
             else:
                 problems.extend(file.problems)
                 failed.add(file.rel)
+        # Blocks named by any page file, valid or not: a broken page should not
+        # also make its variant folders look orphaned.
+        self._declared_blocks = {
+            item["block"]
+            for _, d in raw
+            for item in (d.get("blocks") if isinstance(d.get("blocks"), list) else [])
+            if isinstance(item, dict) and isinstance(item.get("block"), str)
+        }
         # Links between pages are checked against every declared path.
         self._page_paths = {d["path"] for _, d in raw if isinstance(d.get("path"), str)}
         if previous is not None:
@@ -412,6 +421,8 @@ class Loader:
         for folder in sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else ():
             block = folder.name
             if block not in blocks:
+                if block in self._declared_blocks:
+                    continue  # its page is broken, and reported as such
                 problems.append(Problem(self._rel(folder), None, "",
                                         f"no page uses a block '{block}'{_close(block, sorted(blocks))}"))
                 continue

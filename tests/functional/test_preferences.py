@@ -1,0 +1,168 @@
+"""The visitor's controls: switches, Sec-GPC, reset, export, erasure, CSRF, cookies."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.store.models import Conversion, Exposure, Signup, Visitor
+from app.web.context import VISITOR_COOKIE
+from tests.conftest import DESKTOP, IP_DE, IPHONE, blocks, csrf_token, get, soup, zone_at
+
+DAY = zone_at({13, 14, 15})
+NIGHT = zone_at({0, 1, 2, 3})
+
+
+def save(client: FlaskClient, **layers: bool):  # type: ignore[no-untyped-def]
+    token = csrf_token(client)
+    form = {"csrf_token": token, **{k: "on" for k, v in layers.items() if v}}
+    return client.post("/preferences", data=form, headers={"User-Agent": DESKTOP})
+
+
+def checked(client: FlaskClient, **headers: str) -> dict[str, bool]:
+    page = soup(client.get("/preferences", headers={"User-Agent": DESKTOP, **headers}))
+    return {name: page.select_one(f"input[name={name}]").has_attr("checked")
+            for name in ("contextual", "behavioral", "predictive")}
+
+
+def count(app: Flask, model) -> int:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_switching_contextual_off_applies_on_the_next_request(client: FlaskClient) -> None:
+    assert blocks(get(client, "/", IPHONE, tz=DAY))["home-hero"]["variant"] == "phone"
+    response = save(client, contextual=False, behavioral=True, predictive=True)
+    assert response.status_code == 303
+    assert checked(client) == {"contextual": False, "behavioral": True, "predictive": True}
+    after = blocks(get(client, "/", IPHONE, tz=DAY))
+    assert all(b["layer"] == "default" for b in after.values())
+    # And back on.
+    save(client, contextual=True, behavioral=True, predictive=True)
+    assert blocks(get(client, "/", IPHONE, tz=DAY))["home-hero"]["variant"] == "phone"
+
+
+def test_every_switch_is_stored_and_shown(client: FlaskClient) -> None:
+    for combo in ((False, False, False), (True, False, True), (False, True, False)):
+        settings = dict(zip(("contextual", "behavioral", "predictive"), combo, strict=True))
+        save(client, **settings)
+        assert checked(client) == settings
+
+
+def test_gpc_turns_off_behavioral_and_predictive_until_the_visitor_opts_in(client: FlaskClient) -> None:
+    assert checked(client, **{"Sec-GPC": "1"}) == {"contextual": True, "behavioral": False, "predictive": False}
+    page = soup(client.get("/preferences", headers={"User-Agent": DESKTOP, "Sec-GPC": "1"}))
+    assert "Global Privacy Control" in page.get_text()
+    save(client, contextual=True, behavioral=True, predictive=False)
+    assert checked(client, **{"Sec-GPC": "1"}) == {"contextual": True, "behavioral": True, "predictive": False}
+
+
+def test_missing_csrf_token_changes_nothing(app: Flask, client: FlaskClient) -> None:
+    get(client, "/")
+    for path, form in (("/preferences", {"behavioral": "on"}), ("/preferences/delete", {}),
+                       ("/preferences/reset", {}), ("/signup", {"name": "A", "email": "a@b.co", "company_size": "1-10"})):
+        response = client.post(path, data=form, headers={"User-Agent": DESKTOP})
+        assert response.status_code == 400
+        assert "nothing was changed" in soup(response).get_text()
+    response = client.post("/preferences", data={"csrf_token": "forged"}, headers={"User-Agent": DESKTOP})
+    assert response.status_code == 400
+    assert count(app, Visitor) == 1 and count(app, Exposure) == 1 and count(app, Signup) == 0
+    assert checked(client) == {"contextual": True, "behavioral": True, "predictive": True}
+
+
+def test_export_contains_everything_stored(client: FlaskClient) -> None:
+    get(client, "/", IPHONE, tz=DAY)
+    get(client, "/pricing", DESKTOP, ip=IP_DE, tz=DAY)
+    token = csrf_token(client, "/signup")
+    client.post("/signup", data={"csrf_token": token, "name": "Ada", "email": "ada@example.com",
+                                 "company_size": "11-50"}, headers={"User-Agent": DESKTOP},
+                follow_redirects=True)
+    save(client, contextual=True, behavioral=False, predictive=True)
+    response = client.get("/preferences/export", headers={"User-Agent": DESKTOP})
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    assert "attachment" in response.headers["Content-Disposition"]
+    data = json.loads(response.get_data(as_text=True))
+    assert data["visitor"]["settings"] == {"contextual": True, "behavioral": False, "predictive": True}
+    paths = [v["path"] for v in data["page_views"]]
+    assert paths[:2] == ["/", "/pricing"] and "/signup" in paths and "/welcome" in paths
+    pricing = data["page_views"][1]
+    assert {"block": "pricing-plans", "variant": "eu-euro", "layer": "contextual"} in pricing["blocks"]
+    assert data["signups"] == [{"name": "Ada", "email": "ada@example.com", "company_size": "11-50",
+                                "at": data["signups"][0]["at"]}]
+    assert [c["goal"] for c in data["conversions"]] == ["signup"]
+    # No raw address anywhere in what we hold.
+    assert IP_DE not in response.get_data(as_text=True)
+
+
+def test_delete_erases_everything_and_starts_a_new_id(app: Flask, client: FlaskClient) -> None:
+    other = app.test_client()
+    get(other, "/")  # another visitor, who must keep their data
+    get(client, "/", IPHONE)
+    token = csrf_token(client, "/signup")
+    client.post("/signup", data={"csrf_token": token, "name": "Ada", "email": "ada@example.com",
+                                 "company_size": "1-10"}, headers={"User-Agent": DESKTOP})
+    old_id = client.get_cookie(VISITOR_COOKIE).value
+    response = client.post("/preferences/delete", data={"csrf_token": csrf_token(client)},
+                           headers={"User-Agent": DESKTOP})
+    assert response.status_code == 303
+    new_id = client.get_cookie(VISITOR_COOKIE).value
+    assert new_id != old_id
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Visitor)) == 1  # only the other visitor
+        assert count(app, Signup) == 0 and count(app, Conversion) == 0
+        assert count(app, Exposure) == 1
+    page = soup(client.get("/preferences?done=deleted", headers={"User-Agent": DESKTOP}))
+    assert "Everything we stored about you is deleted" in page.get_text()
+    exported = json.loads(client.get("/preferences/export", headers={"User-Agent": DESKTOP}).get_data(as_text=True))
+    assert exported["visitor"] is None and exported["page_views"] == [] and exported["signups"] == []
+
+
+def test_reset_history_forgets_visits_but_keeps_settings(app: Flask, client: FlaskClient) -> None:
+    get(client, "/")
+    get(client, "/pricing")
+    save(client, contextual=True, behavioral=False, predictive=False)
+    client.post("/preferences/reset", data={"csrf_token": csrf_token(client)}, headers={"User-Agent": DESKTOP})
+    data = json.loads(client.get("/preferences/export", headers={"User-Agent": DESKTOP}).get_data(as_text=True))
+    assert data["page_views"] == []
+    assert data["visitor"]["visits"] == 1
+    assert data["visitor"]["settings"] == {"contextual": True, "behavioral": False, "predictive": False}
+
+
+def test_visitor_cookie_is_signed_httponly_and_lax(client: FlaskClient) -> None:
+    response = get(client, "/")
+    header = next(h for h in response.headers.getlist("Set-Cookie") if h.startswith(VISITOR_COOKIE))
+    assert "HttpOnly" in header and "SameSite=Lax" in header
+    value = client.get_cookie(VISITOR_COOKIE).value
+    assert "." in value  # payload and signature
+
+
+def test_forged_cookie_gets_a_fresh_id_not_an_error(app: Flask, client: FlaskClient) -> None:
+    get(client, "/")
+    client.set_cookie(VISITOR_COOKIE, "0" * 32)  # unsigned id of someone else
+    response = get(client, "/pricing")
+    assert response.status_code == 200
+    fresh = client.get_cookie(VISITOR_COOKIE).value
+    assert fresh != "0" * 32
+    client.set_cookie(VISITOR_COOKIE, "garbage.!!.<script>")
+    assert get(client, "/").status_code == 200
+    with app.app_context():
+        ids = set(db.session.scalars(select(Visitor.id)))
+    assert "0" * 32 not in ids and len(ids) == 3
+
+
+def test_invalid_tz_cookie_is_ignored(client: FlaskClient) -> None:
+    for bad in ("Not/AZone", "../../etc/passwd", "x" * 300, ""):
+        response = get(client, "/pricing", tz=bad, ip=IP_DE)
+        assert response.status_code == 200
+        assert blocks(response)["pricing-plans"]["variant"] == "eu-euro"
+
+
+def test_bots_have_no_settings_to_change(client: FlaskClient) -> None:
+    from tests.conftest import GOOGLEBOT
+
+    response = client.post("/preferences", data={}, headers={"User-Agent": GOOGLEBOT})
+    assert response.status_code in (400, 403)
