@@ -55,5 +55,5 @@ def from_environment(instance_path: Path, *, need_secret: bool = True) -> dict[s
         "SERVER_TIMEZONE": os.environ.get("TESSERA_SERVER_TIMEZONE") or None,
         "COOKIE_SECURE": os.environ.get("TESSERA_COOKIE_SECURE", "").lower() in ("1", "true", "yes"),
         "CONTENT_ROOT": os.environ.get("TESSERA_CONTENT_ROOT") or str(ROOT),
-        "CONTENT_WATCH": False,
+        "CONTENT_WATCH": os.environ.get("TESSERA_CONTENT_WATCH", "").lower() in ("1", "true", "yes"),
     }

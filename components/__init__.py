@@ -68,8 +68,6 @@ def load_registry() -> dict[str, Component]:
         module = importlib.import_module(f"{__name__}.{info.name}")
         component: Component = module.COMPONENT
         if component.name != info.name:
-            raise RuntimeError(
-                f"components/{info.name}.py declares COMPONENT named {component.name!r}"
-            )
+            raise RuntimeError(f"components/{info.name}.py declares COMPONENT named {component.name!r}")
         registry[component.name] = component
     return registry

@@ -43,6 +43,18 @@ IP_GB = "81.2.69.160"
 IP_IN = "49.44.0.1"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fresh_postgres_schema(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """On PostgreSQL, rebuild the tables once per run so a changed schema is picked up."""
+    if not os.environ.get("TEST_DATABASE_URL"):
+        return
+    app = create_app({"SQLALCHEMY_DATABASE_URI": os.environ["TEST_DATABASE_URL"], "SECRET_KEY": "schema"})
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    dispose(app)
+
+
 def database_url(tmp_path: Path) -> str:
     return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'test.sqlite'}"
 
@@ -97,7 +109,9 @@ def runner(app: Flask):  # type: ignore[no-untyped-def]
     return app.test_cli_runner()
 
 
-def get(client: FlaskClient, path: str, ua: str = DESKTOP, ip: str = IP_US, tz: str | None = None, **headers: str):  # type: ignore[no-untyped-def]
+def get(
+    client: FlaskClient, path: str, ua: str = DESKTOP, ip: str = IP_US, tz: str | None = None, **headers: str
+):  # type: ignore[no-untyped-def]
     """GET a page as a browser would: a User-Agent, a client address and the ``tz`` cookie."""
     if tz is not None:
         client.set_cookie("tz", tz)
@@ -117,7 +131,9 @@ def blocks(response) -> dict[str, dict[str, str]]:  # type: ignore[no-untyped-de
             "variant": el["data-variant"],
             "layer": el["data-layer"],
             "topics": el.get("data-topics", ""),
-            "why": el.select_one("[data-why]").get_text(" ", strip=True) if el.select_one("[data-why]") else "",
+            "why": el.select_one("[data-why]").get_text(" ", strip=True)
+            if el.select_one("[data-why]")
+            else "",
         }
     return found
 

@@ -35,7 +35,10 @@ class ContentStore:
         self.site = self.loader.load()
 
     def _fingerprint(self) -> tuple[tuple[str, int, int], ...]:
-        files = [*self.root.joinpath("pages").rglob("*.y*ml"), *self.root.joinpath("content_variants").rglob("*")]
+        files = [
+            *self.root.joinpath("pages").rglob("*.y*ml"),
+            *self.root.joinpath("content_variants").rglob("*"),
+        ]
         stamp = []
         for path in files:
             try:
@@ -59,8 +62,12 @@ class ContentStore:
     def reload(self) -> Site:
         """Load again, keeping the previous good version of any file that now fails."""
         self.site = self.loader.load(previous=self.site)
-        log.info("content reloaded: %d pages, %d variants, %d problems",
-                 len(self.site.pages), self.site.variant_count(), len(self.site.problems))
+        log.info(
+            "content reloaded: %d pages, %d variants, %d problems",
+            len(self.site.pages),
+            self.site.variant_count(),
+            len(self.site.problems),
+        )
         return self.site
 
 
@@ -69,7 +76,9 @@ def init_app(app: Flask) -> None:
 
     app.cli.add_command(content_cli)
     root = Path(app.config["CONTENT_ROOT"])
-    app.extensions["tessera.content"] = ContentStore(root, watch=bool(app.debug or app.config.get("CONTENT_WATCH")))
+    app.extensions["tessera.content"] = ContentStore(
+        root, watch=bool(app.debug or app.config.get("CONTENT_WATCH"))
+    )
 
 
 def current_site() -> Site:

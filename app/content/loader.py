@@ -90,9 +90,7 @@ class _File:
     problems: list[Problem] = field(default_factory=list)
 
     def problem(self, key: yamlfile.PathKey, message: str) -> None:
-        self.problems.append(
-            Problem(self.rel, yamlfile.line_of(self.lines, key), _dotted(key), message)
-        )
+        self.problems.append(Problem(self.rel, yamlfile.line_of(self.lines, key), _dotted(key), message))
 
 
 def _dotted(key: yamlfile.PathKey) -> str:
@@ -227,8 +225,12 @@ class Loader:
                 failed.add(file.rel)
             elif page.path in pages:
                 problems.append(
-                    Problem(file.rel, file.lines.get(("path",)), "path",
-                            f"'{page.path}' is already declared by {pages[page.path].source}")
+                    Problem(
+                        file.rel,
+                        file.lines.get(("path",)),
+                        "path",
+                        f"'{page.path}' is already declared by {pages[page.path].source}",
+                    )
                 )
             else:
                 pages[page.path] = page
@@ -245,8 +247,18 @@ class Loader:
         topics: tuple[str, ...],
         block_components: dict[str, tuple[str, str]],
     ) -> Page | None:
-        known = {"path", "title", "description", "layout", "topics", "summary", "budget",
-                 "blocks", "arrangements", "body"}
+        known = {
+            "path",
+            "title",
+            "description",
+            "layout",
+            "topics",
+            "summary",
+            "budget",
+            "blocks",
+            "arrangements",
+            "body",
+        }
         for key in data:
             if key not in known:
                 file.problem((key,), f"is not a page setting{_close(key, sorted(known))}")
@@ -299,7 +311,10 @@ class Loader:
             return ()
         for i, topic in enumerate(value):
             if topic not in topics:
-                file.problem(key + (i,), f"unknown topic '{topic}'; topics are {', '.join(topics)}{_close(str(topic), topics)}")
+                file.problem(
+                    key + (i,),
+                    f"unknown topic '{topic}'; topics are {', '.join(topics)}{_close(str(topic), topics)}",
+                )
         return tuple(str(t) for t in value)
 
     def _slots(
@@ -322,8 +337,10 @@ class Loader:
                 file.problem(key + ("block",), "needs a block id")
                 continue
             if component not in self.registry:
-                file.problem(key + ("component",),
-                             f"unknown component '{component}'{_close(str(component), sorted(self.registry))}")
+                file.problem(
+                    key + ("component",),
+                    f"unknown component '{component}'{_close(str(component), sorted(self.registry))}",
+                )
                 continue
             pinned = item.get("pinned", False)
             if not isinstance(pinned, bool):
@@ -332,8 +349,10 @@ class Loader:
                 file.problem(key + ("block",), f"block '{block}' is on this page twice")
             seen = block_components.setdefault(block, (component, file.rel))
             if seen[0] != component:
-                file.problem(key + ("component",),
-                             f"block '{block}' is a {seen[0]} in {seen[1]}; one block id has one component")
+                file.problem(
+                    key + ("component",),
+                    f"block '{block}' is a {seen[0]} in {seen[1]}; one block id has one component",
+                )
             slots.append(Slot(block=block, component=component, pinned=bool(pinned)))
         return tuple(slots)
 
@@ -356,8 +375,11 @@ class Loader:
                 continue
             for j, block in enumerate(order):
                 if block not in flexible:
-                    file.problem(key + ("order", j),
-                                 f"'{block}' is not a flexible block of this page (flexible: {', '.join(flexible) or 'none'})")
+                    file.problem(
+                        key + ("order", j),
+                        f"'{block}' is not a flexible block of this page "
+                        f"(flexible: {', '.join(flexible) or 'none'})",
+                    )
             rule = self._rule(file, item, key)
             if rule is not None:
                 found.append(Arrangement(id=item["id"], order=tuple(order), rule=rule))
@@ -395,9 +417,11 @@ class Loader:
                 continue
             for value in _literals(condition, path):
                 if isinstance(value, str) and value not in attribute.values:
-                    file.problem(key + (path,),
-                                 f"'{value}' is never a {path}; it is one of {', '.join(attribute.values)}"
-                                 f"{_close(value, attribute.values)}")
+                    file.problem(
+                        key + (path,),
+                        f"'{value}' is never a {path}; it is one of {', '.join(attribute.values)}"
+                        f"{_close(value, attribute.values)}",
+                    )
 
     # -------------------------------------------------------------- variants
 
@@ -423,8 +447,14 @@ class Loader:
             if block not in blocks:
                 if block in self._declared_blocks:
                     continue  # its page is broken, and reported as such
-                problems.append(Problem(self._rel(folder), None, "",
-                                        f"no page uses a block '{block}'{_close(block, sorted(blocks))}"))
+                problems.append(
+                    Problem(
+                        self._rel(folder),
+                        None,
+                        "",
+                        f"no page uses a block '{block}'{_close(block, sorted(blocks))}",
+                    )
+                )
                 continue
             component = self.registry[blocks[block]]
             for path in sorted(folder.glob("*")):
@@ -443,9 +473,15 @@ class Loader:
                     continue
                 if variant.rule is None:
                     if block in defaults:
-                        problems.append(Problem(rel, None, "when",
-                                                f"{defaults[block].source} is already the default of '{block}'; "
-                                                "every other variant needs a 'when:' condition"))
+                        problems.append(
+                            Problem(
+                                rel,
+                                None,
+                                "when",
+                                f"{defaults[block].source} is already the default of '{block}'; "
+                                "every other variant needs a 'when:' condition",
+                            )
+                        )
                         continue
                     defaults[block] = variant
                 else:
@@ -468,8 +504,11 @@ class Loader:
         for key in data:
             if key not in RESERVED and component.field(key) is None:
                 names = [f.name for f in component.fields] + list(RESERVED)
-                file.problem((key,), f"is not a field of the {component.name} component{_close(key, names)}; "
-                                     f"its fields are {', '.join(f.name for f in component.fields)}")
+                file.problem(
+                    (key,),
+                    f"is not a field of the {component.name} component{_close(key, names)}; "
+                    f"its fields are {', '.join(f.name for f in component.fields)}",
+                )
         fields = self._fields(file, data, component.fields, ())
         variant_topics = self._topics(file, data.get("topics", []), ("topics",), topics)
         rule = self._rule(file, data, ()) if "when" in data or "priority" in data else None
@@ -518,13 +557,17 @@ class Loader:
                 if spec.kind == "strings":
                     items.append(self._text(file, spec, item, where + (i,)))
                 elif not isinstance(item, dict):
-                    file.problem(where + (i,), f"must be a record with {', '.join(f.name for f in spec.items)}")
+                    file.problem(
+                        where + (i,), f"must be a record with {', '.join(f.name for f in spec.items)}"
+                    )
                 else:
                     for extra in item:
                         if all(f.name != extra for f in spec.items):
-                            file.problem(where + (i, extra),
-                                         f"is not a field here{_close(str(extra), [f.name for f in spec.items])}; "
-                                         f"the fields are {', '.join(f.name for f in spec.items)}")
+                            file.problem(
+                                where + (i, extra),
+                                f"is not a field here{_close(str(extra), [f.name for f in spec.items])}; "
+                                f"the fields are {', '.join(f.name for f in spec.items)}",
+                            )
                     items.append(self._fields(file, item, spec.items, where + (i,)))
             return items
         if spec.kind == "choice":
@@ -534,7 +577,9 @@ class Loader:
         text = self._text(file, spec, value, where)
         if spec.kind == "link":
             if not markdown.is_safe_link(text):
-                file.problem(where, f"'{text}' is not an allowed link: use https://, mailto: or a path on this site")
+                file.problem(
+                    where, f"'{text}' is not an allowed link: use https://, mailto: or a path on this site"
+                )
             else:
                 self._check_internal(file, where, text)
             return text
@@ -555,7 +600,9 @@ class Loader:
     def _check_links(self, file: _File, where: yamlfile.PathKey, text: str) -> None:
         for target in markdown.links_in(text):
             if not markdown.is_safe_link(target):
-                file.problem(where, f"the link '{target}' is not allowed: use https://, mailto: or a path on this site")
+                file.problem(
+                    where, f"the link '{target}' is not allowed: use https://, mailto: or a path on this site"
+                )
             else:
                 self._check_internal(file, where, target)
 
@@ -563,8 +610,11 @@ class Loader:
         if target.startswith("/"):
             path = target.split("#", 1)[0].split("?", 1)[0] or "/"
             if path not in self._page_paths and path not in _APP_PATHS:
-                file.problem(where, f"links to '{path}', which is not a page of this site"
-                                    f"{_close(path, sorted(self._page_paths))}")
+                file.problem(
+                    where,
+                    f"links to '{path}', which is not a page of this site"
+                    f"{_close(path, sorted(self._page_paths))}",
+                )
 
 
 #: Paths served by the app itself rather than declared in pages/.

@@ -45,8 +45,7 @@ ATTRIBUTES: dict[str, Attribute] = {
             "daypart",
             "contextual",
             "string",
-            "Part of the visitor's local day: morning 05-12, afternoon 12-17, "
-            "evening 17-22, night 22-05.",
+            "Part of the visitor's local day: morning 05-12, afternoon 12-17, evening 17-22, night 22-05.",
             DAYPARTS,
         ),
         Attribute("hour", "contextual", "number", "The visitor's local hour, 0-23."),
@@ -88,3 +87,12 @@ def layer_of(path: str) -> Layer | None:
 def attribute_kinds() -> dict[str, str]:
     """Attribute name to value kind, as the condition checker expects."""
     return {name: a.kind for name, a in ATTRIBUTES.items()}
+
+
+def attribute_table() -> str:
+    """The README's attribute table, generated here so the two cannot drift."""
+    rows = ["| attribute | layer | kind | meaning |", "|---|---|---|---|"]
+    for a in ATTRIBUTES.values():
+        values = f" Values: {', '.join(a.values)}." if a.values else ""
+        rows.append(f"| `{a.name}` | {a.layer} | {a.kind} | {a.description}{values} |")
+    return "\n".join(rows)

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-
-def fnv1a32(text: str) -> int:
-    """32-bit FNV-1a hash of the UTF-8 bytes of ``text``."""
-    h = 0x811C9DC5
-    for byte in text.encode("utf-8"):
-        h ^= byte
-        h = (h * 0x01000193) & 0xFFFFFFFF
-    return h
+import hashlib
 
 
 def bucket(seed: str, visitor_id: str) -> float:
-    """Map a visitor to [0, 1) for a seed, as GrowthBook's v2 hash does (hash of a hash)."""
-    return (fnv1a32(str(fnv1a32(seed + visitor_id))) % 10000) / 10000
+    """Map a visitor to [0, 1) for a seed: the first 8 bytes of SHA-256, uniform and stable."""
+    digest = hashlib.sha256(f"{seed}:{visitor_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
 
 
 def in_holdout(visitor_id: str, share: float, seed: str = "tessera-holdout") -> bool:

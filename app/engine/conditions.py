@@ -203,26 +203,19 @@ def _negate(pred: Predicate) -> Predicate:
 def _compile_document(cond: Any, path: str, groups: Mapping[str, Any]) -> Predicate:
     """Compile a condition document (attribute paths and $and/$or/$nor/$not)."""
     if not isinstance(cond, Mapping):
-        raise ConditionError(
-            path, f"a condition must be an object, not {_describe(cond)}"
-        )
+        raise ConditionError(path, f"a condition must be an object, not {_describe(cond)}")
     # (rank, clause): cheap literal comparisons run first so a failing one
     # short-circuits the costlier clauses; all clauses are pure, so order
     # never changes the result.
     ranked: list[tuple[int, Predicate]] = []
     for key, value in cond.items():
         if not isinstance(key, str):
-            raise ConditionError(
-                path, f"condition keys must be text, not {_describe(key)}"
-            )
+            raise ConditionError(path, f"condition keys must be text, not {_describe(key)}")
         key_path = _join(path, key)
         if key in ("$and", "$or", "$nor"):
             if not _is_array(value):
                 raise ConditionError(key_path, f"'{key}' needs a list of conditions")
-            subs = [
-                _compile_document(sub, f"{key_path}[{i}]", groups)
-                for i, sub in enumerate(value)
-            ]
+            subs = [_compile_document(sub, f"{key_path}[{i}]", groups) for i, sub in enumerate(value)]
             if key == "$and":
                 ranked.append((2, _all_of(subs)))
             elif not subs:
@@ -255,9 +248,7 @@ def _lookup(value: Any, segments: tuple[str, ...]) -> Any:
 _SCALAR_LITERALS = (str, int, float, bool)
 
 
-def _compile_field(
-    key: str, value: Any, path: str, groups: Mapping[str, Any]
-) -> tuple[int, Predicate]:
+def _compile_field(key: str, value: Any, path: str, groups: Mapping[str, Any]) -> tuple[int, Predicate]:
     """Compile ``key: value`` into a clause over the attributes; returns (rank, clause)."""
     segments = tuple(key.split("."))
     if type(value) in _SCALAR_LITERALS:
@@ -315,17 +306,10 @@ def _literal_field(segments: tuple[str, ...], expected: Any) -> Predicate:
     return equals_n
 
 
-def _compile_value(
-    cond: Any, path: str, groups: Mapping[str, Any], insensitive: bool = False
-) -> Predicate:
+def _compile_value(cond: Any, path: str, groups: Mapping[str, Any], insensitive: bool = False) -> Predicate:
     """Compile a value condition: a literal to compare with, or an operator object."""
     if _is_operator_object(cond):
-        return _all_of(
-            [
-                _compile_operator(op, arg, _join(path, op), groups)
-                for op, arg in cond.items()
-            ]
-        )
+        return _all_of([_compile_operator(op, arg, _join(path, op), groups) for op, arg in cond.items()])
     if insensitive and isinstance(cond, str):
         folded = cond.lower()
 
@@ -352,7 +336,7 @@ def _compile_literal(expected: Any) -> Predicate:
 def _deep_equal(a: Any, b: Any) -> bool:
     """JSON equality: tuples count as arrays, any Mapping as an object."""
     if _is_array(a) and _is_array(b):
-        return len(a) == len(b) and all(_deep_equal(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_deep_equal(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, Mapping) and isinstance(b, Mapping):
         return a.keys() == b.keys() and all(_deep_equal(a[k], b[k]) for k in a)
     if _is_array(a) or _is_array(b) or isinstance(a, Mapping) or isinstance(b, Mapping):
@@ -360,9 +344,7 @@ def _deep_equal(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def _compile_operator(
-    op: str, arg: Any, path: str, groups: Mapping[str, Any]
-) -> Predicate:
+def _compile_operator(op: str, arg: Any, path: str, groups: Mapping[str, Any]) -> Predicate:
     if op == "$eq":
         return _compile_equals(arg)
     if op == "$ne":
@@ -583,15 +565,10 @@ def _compile_group(inside: bool, group_id: Any, groups: Mapping[str, Any]) -> Pr
     return found if inside else _negate(found)
 
 
-def _compile_all(
-    items: Any, path: str, groups: Mapping[str, Any], insensitive: bool
-) -> Predicate:
+def _compile_all(items: Any, path: str, groups: Mapping[str, Any], insensitive: bool) -> Predicate:
     if not _is_array(items):
         return _always_false
-    wanted = tuple(
-        _compile_value(item, f"{path}[{i}]", groups, insensitive)
-        for i, item in enumerate(items)
-    )
+    wanted = tuple(_compile_value(item, f"{path}[{i}]", groups, insensitive) for i, item in enumerate(items))
 
     def has_all(value: Any) -> bool:
         if not (type(value) is list or type(value) is tuple):
@@ -609,9 +586,7 @@ def _compile_all(
 
 def _compile_elem_match(arg: Any, path: str, groups: Mapping[str, Any]) -> Predicate:
     if not isinstance(arg, Mapping):
-        raise ConditionError(
-            path, f"'$elemMatch' needs a condition object, not {_describe(arg)}"
-        )
+        raise ConditionError(path, f"'$elemMatch' needs a condition object, not {_describe(arg)}")
     # Operators test each element itself; any other object is a condition
     # document over each element's fields.
     inner = (
@@ -683,9 +658,7 @@ _KINDS = {
 }
 
 
-def check_condition(
-    condition: Any, attributes: Mapping[str, str]
-) -> list[tuple[str, str]]:
+def check_condition(condition: Any, attributes: Mapping[str, str]) -> list[tuple[str, str]]:
     """Report every problem in ``condition`` as ``(path, message)``; ``[]`` when fine.
 
     ``attributes`` maps documented attribute names to their kind (``"string"``,
@@ -749,9 +722,7 @@ def _fits_kind(value: Any, kind: str) -> bool:
 class _Checker:
     """Walks a condition and collects problems; one instance per check."""
 
-    def __init__(
-        self, attributes: Mapping[str, str], problems: list[tuple[str, str]]
-    ) -> None:
+    def __init__(self, attributes: Mapping[str, str], problems: list[tuple[str, str]]) -> None:
         self.problems = problems
         self.exact: dict[str, str | None] = {}
         self.wildcards: dict[str, str | None] = {}
@@ -780,10 +751,7 @@ class _Checker:
     def suggest_attribute(self, name: str) -> list[str]:
         last = name.rpartition(".")[2]
         candidates = list(self.exact)
-        candidates += [
-            f"{prefix}.{last}" if "." in name else f"{prefix}.*"
-            for prefix in self.wildcards
-        ]
+        candidates += [f"{prefix}.{last}" if "." in name else f"{prefix}.*" for prefix in self.wildcards]
         return difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
 
     def document(self, cond: Mapping[Any, Any], path: str, documented: bool) -> None:
@@ -808,9 +776,7 @@ class _Checker:
 
     def condition_list(self, op: str, value: Any, path: str, documented: bool) -> None:
         if not _is_array(value):
-            self.report(
-                path, f"'{op}' needs a list of conditions, not {_describe(value)}"
-            )
+            self.report(path, f"'{op}' needs a list of conditions, not {_describe(value)}")
             return
         for i, sub in enumerate(value):
             sub_path = f"{path}[{i}]"
@@ -835,9 +801,7 @@ class _Checker:
                     )
                     return
                 if key.startswith("$"):
-                    close = difflib.get_close_matches(
-                        key, _LOGICAL_OPERATORS, n=1, cutoff=0.6
-                    )
+                    close = difflib.get_close_matches(key, _LOGICAL_OPERATORS, n=1, cutoff=0.6)
                     self.report(path, f"unknown operator '{key}'{_did_you_mean(close)}")
                     return
                 close = self.suggest_attribute(key)
@@ -876,9 +840,7 @@ class _Checker:
             f"{subject} holds {_KINDS[kind]}, but this is {_describe(value)}, so it never matches",
         )
 
-    def operator(
-        self, op: str, arg: Any, kind: str | None, path: str, subject: str
-    ) -> None:
+    def operator(self, op: str, arg: Any, kind: str | None, path: str, subject: str) -> None:
         if op not in _VALUE_OPERATORS:
             if op in _LOGICAL_OPERATORS:
                 self.report(
@@ -887,9 +849,7 @@ class _Checker:
                     "move it up to the condition itself",
                 )
                 return
-            close = difflib.get_close_matches(
-                op, sorted(_VALUE_OPERATORS), n=1, cutoff=0.6
-            )
+            close = difflib.get_close_matches(op, sorted(_VALUE_OPERATORS), n=1, cutoff=0.6)
             self.report(path, f"unknown operator '{op}'{_did_you_mean(close)}")
             return
         if op in ("$eq", "$ne"):
@@ -901,9 +861,7 @@ class _Checker:
         elif op in ("$all", "$alli"):
             self.needs_array(op, kind, path, subject)
             if not _is_array(arg):
-                self.report(
-                    path, f"'{op}' needs a list of values, not {_describe(arg)}"
-                )
+                self.report(path, f"'{op}' needs a list of values, not {_describe(arg)}")
                 return
             for i, item in enumerate(arg):
                 self.value(item, None, f"{path}[{i}]", f"each element of {subject}")
@@ -914,9 +872,7 @@ class _Checker:
             elif isinstance(arg, Mapping):
                 self.document(arg, path, documented=False)
             else:
-                self.report(
-                    path, f"'$elemMatch' needs a condition object, not {_describe(arg)}"
-                )
+                self.report(path, f"'$elemMatch' needs a condition object, not {_describe(arg)}")
         elif op == "$size":
             self.needs_array(op, kind, path, subject)
             if _is_operator_object(arg):
@@ -928,14 +884,10 @@ class _Checker:
                 )
         elif op == "$exists":
             if not isinstance(arg, bool):
-                self.report(
-                    path, f"'$exists' needs true or false, not {_describe(arg)}"
-                )
+                self.report(path, f"'$exists' needs true or false, not {_describe(arg)}")
         elif op == "$type":
             if arg not in _TYPE_NAMES:
-                close = difflib.get_close_matches(
-                    str(arg), _TYPE_NAMES, n=1, cutoff=0.6
-                )
+                close = difflib.get_close_matches(str(arg), _TYPE_NAMES, n=1, cutoff=0.6)
                 names = ", ".join(_TYPE_NAMES)
                 self.report(
                     path,
@@ -945,36 +897,24 @@ class _Checker:
             self.regex(op, arg, kind, path, subject)
         elif op in _VERSION_OPERATORS:
             if not isinstance(arg, str) or not arg:
-                self.report(
-                    path, f"'{op}' needs a version like \"1.2.3\", not {_describe(arg)}"
-                )
+                self.report(path, f"'{op}' needs a version like \"1.2.3\", not {_describe(arg)}")
             self.needs_scalar(op, kind, path, subject)
         elif op in ("$inGroup", "$notInGroup"):
             if not isinstance(arg, str) or not arg:
-                self.report(
-                    path, f"'{op}' needs the id of a saved group, not {_describe(arg)}"
-                )
+                self.report(path, f"'{op}' needs the id of a saved group, not {_describe(arg)}")
         else:  # "$not": the remaining value operator
             self.value(arg, kind, path, subject)
 
-    def order(
-        self, op: str, arg: Any, kind: str | None, path: str, subject: str
-    ) -> None:
+    def order(self, op: str, arg: Any, kind: str | None, path: str, subject: str) -> None:
         is_number = isinstance(arg, (int, float)) and not isinstance(arg, bool)
         if kind in ("boolean", "array"):
-            self.report(
-                path, f"'{op}' cannot compare {subject}, which holds {_KINDS[kind]}"
-            )
+            self.report(path, f"'{op}' cannot compare {subject}, which holds {_KINDS[kind]}")
         elif kind == "number" and not is_number:
-            self.report(
-                path, f"'{op}' on {subject} needs a number, not {_describe(arg)}"
-            )
+            self.report(path, f"'{op}' on {subject} needs a number, not {_describe(arg)}")
         elif not (is_number or isinstance(arg, str)):
             self.report(path, f"'{op}' needs a number or text, not {_describe(arg)}")
 
-    def value_list(
-        self, op: str, arg: Any, kind: str | None, path: str, subject: str
-    ) -> None:
+    def value_list(self, op: str, arg: Any, kind: str | None, path: str, subject: str) -> None:
         if not _is_array(arg):
             self.report(path, f"'{op}' needs a list of values, not {_describe(arg)}")
             return
@@ -991,34 +931,22 @@ class _Checker:
             else:
                 self.literal(item, entry_kind, item_path, subject)
 
-    def regex(
-        self, op: str, arg: Any, kind: str | None, path: str, subject: str
-    ) -> None:
+    def regex(self, op: str, arg: Any, kind: str | None, path: str, subject: str) -> None:
         if not isinstance(arg, str):
-            self.report(
-                path, f"'{op}' needs a pattern written as text, not {_describe(arg)}"
-            )
+            self.report(path, f"'{op}' needs a pattern written as text, not {_describe(arg)}")
             return
         try:
             re.compile(arg)
         except (re.error, OverflowError, RecursionError) as exc:
-            self.report(
-                path, f"'{op}' pattern {arg!r} is not a valid regular expression: {exc}"
-            )
+            self.report(path, f"'{op}' pattern {arg!r} is not a valid regular expression: {exc}")
             return
         if kind not in (None, "string"):
-            self.report(
-                path, f"'{op}' only matches text, but {subject} holds {_KINDS[kind]}"
-            )
+            self.report(path, f"'{op}' only matches text, but {subject} holds {_KINDS[kind]}")
 
     def needs_array(self, op: str, kind: str | None, path: str, subject: str) -> None:
         if kind not in (None, "array"):
-            self.report(
-                path, f"'{op}' only works on lists, but {subject} holds {_KINDS[kind]}"
-            )
+            self.report(path, f"'{op}' only works on lists, but {subject} holds {_KINDS[kind]}")
 
     def needs_scalar(self, op: str, kind: str | None, path: str, subject: str) -> None:
         if kind in ("boolean", "array"):
-            self.report(
-                path, f"'{op}' compares versions, but {subject} holds {_KINDS[kind]}"
-            )
+            self.report(path, f"'{op}' compares versions, but {subject} holds {_KINDS[kind]}")

@@ -12,10 +12,9 @@ off are never candidates, and that layer's attributes are invisible.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
-from app.engine.attributes import LAYERS, Layer
+from app.engine.attributes import LAYERS
 from app.engine.bucketing import in_holdout
 from app.engine.model import (
     BlockDecision,
@@ -30,8 +29,8 @@ from app.engine.model import (
     Scores,
     Signal,
     Slot,
+    Variant,
 )
-from app.engine.rules import precedence
 
 _NO_PREFS = Preferences(contextual=False, behavioral=False, predictive=False)
 
@@ -60,28 +59,51 @@ def decide(
 ) -> PageDecision:
     """Choose a variant for every block of ``page`` and the order of its flexible zone."""
     bot = context.is_bot
-    holdout = (
-        not bot
-        and context.visitor_id is not None
-        and in_holdout(context.visitor_id, holdout_share)
-    )
+    holdout = not bot and context.visitor_id is not None and in_holdout(context.visitor_id, holdout_share)
     effective = _NO_PREFS if bot or holdout else prefs
     layers = tuple(layer for layer in LAYERS if effective.allows(layer))
     attributes = build_attributes(context, profile, scores, effective) if layers else {}
+    allowed = frozenset(layers)
 
-    decisions = {
-        slot.block: _decide_block(slot, catalog, attributes, effective) for slot in page.slots
-    }
-    decisions = _apply_budget(page, catalog, decisions)
-    order, arrangement = _order(page, attributes, effective)
-    blocks = tuple(
-        _mark_moved(decision, arrangement, page, index)
-        for index, block in enumerate(order)
-        if (decision := decisions[block]) is not None
-    )
+    # 1. The first matching variant of every block (variants are in precedence order).
+    hits: dict[str, Variant] = {}
+    if layers:
+        for slot in page.slots:
+            for variant in catalog.conditional.get(slot.block, ()):
+                rule = variant.rule
+                assert rule is not None
+                if rule.layer in allowed and rule.predicate(attributes):
+                    hits[slot.block] = variant
+                    break
+    # 2. The variation budget.
+    passed_over = _over_budget(page, hits)
+    for block in passed_over:
+        del hits[block]
+    # 3. The order of the flexible zone.
+    order, arrangement = _order(page, attributes, allowed) if layers else (None, None)
+    # 4. One decision per block, in render order, each with its trace.
+    slots = page.slots
+    blocks = []
+    for index, slot in enumerate(slots):
+        if order is not None:
+            slot = order[index]
+        default = catalog.defaults.get(slot.block)
+        if default is None:
+            continue  # no valid default variant: the block is left out rather than guessed
+        hit = hits.get(slot.block)
+        blocks.append(
+            BlockDecision(
+                block=slot.block,
+                component=slot.component,
+                variant=hit or default,
+                chose=_choice(f"{slot.block}/{hit.id}", hit.rule, attributes) if hit and hit.rule else None,
+                moved=arrangement if order is not None and slots[index] is not slot else None,
+                passed_over=passed_over.get(slot.block, ()),
+            )
+        )
     return PageDecision(
         path=page.path,
-        blocks=blocks,
+        blocks=tuple(blocks),
         holdout=holdout,
         bot=bot,
         arrangement=arrangement,
@@ -89,107 +111,60 @@ def decide(
     )
 
 
-def _matches(rule: Rule, attributes: Mapping[str, Any], prefs: Preferences) -> bool:
-    return prefs.allows(rule.layer) and rule.predicate(attributes)
-
-
 def _choice(name: str, rule: Rule, attributes: Mapping[str, Any]) -> Choice:
+    """The trace of an applied rule: the visitor's value of every attribute it names."""
     signals = []
-    for path in rule.attributes:
-        value = _lookup(attributes, path)
+    for attribute, path in zip(rule.attributes, rule.paths, strict=True):
+        value: Any = attributes
+        for part in path:
+            value = value.get(part) if isinstance(value, dict) else None
         if value is not None:
-            signals.append(Signal(path, value))
+            signals.append(Signal(attribute, value))
     return Choice(rule=name, layer=rule.layer, signals=tuple(signals))
 
 
-def _lookup(attributes: Mapping[str, Any], path: str) -> Any:
-    value: Any = attributes
-    for part in path.split("."):
-        if not isinstance(value, Mapping) or part not in value:
-            return None
-        value = value[part]
-    return value
+def _over_budget(page: PageSpec, hits: Mapping[str, Variant]) -> dict[str, tuple[str, ...]]:
+    """Blocks whose matched variant must give way: at most ``page.budget`` may differ.
 
-
-def _decide_block(
-    slot: Slot, catalog: Catalog, attributes: Mapping[str, Any], prefs: Preferences
-) -> BlockDecision | None:
-    default = catalog.defaults.get(slot.block)
-    if default is None:
-        # No valid default variant: the block is left out rather than guessed.
-        return None
-    for variant in catalog.conditional.get(slot.block, ()):
-        rule = variant.rule
-        assert rule is not None
-        if _matches(rule, attributes, prefs):
-            return BlockDecision(
-                block=slot.block,
-                component=slot.component,
-                variant=variant,
-                chose=_choice(f"{slot.block}/{variant.id}", rule, attributes),
-            )
-    return BlockDecision(block=slot.block, component=slot.component, variant=default)
-
-
-def _apply_budget(
-    page: PageSpec, catalog: Catalog, decisions: dict[str, BlockDecision | None]
-) -> dict[str, BlockDecision | None]:
-    """Keep at most ``page.budget`` non-default variants: those with the strongest rules.
-
-    Strength is the same precedence as within a block (priority, then
-    specificity); ties go to the block nearer the top of the page.
+    The strongest rules stay, by the same precedence as within a block
+    (priority, then specificity); ties go to the block nearer the top.
     """
-    changed = [d for d in decisions.values() if d is not None and d.chose is not None]
-    if len(changed) <= page.budget:
-        return decisions
+    if len(hits) <= page.budget:
+        return {}
     position = {slot.block: i for i, slot in enumerate(page.slots)}
 
-    def strength(d: BlockDecision) -> tuple[int, int, int]:
-        rule = d.variant.rule
+    def strength(block: str) -> tuple[int, int, int]:
+        rule = hits[block].rule
         assert rule is not None
-        return (-rule.priority, -rule.specificity, position[d.block])
+        return (-rule.priority, -rule.specificity, position[block])
 
-    kept = {d.block for d in sorted(changed, key=strength)[: page.budget]}
-    result = dict(decisions)
-    for d in changed:
-        if d.block not in kept:
-            result[d.block] = BlockDecision(
-                block=d.block,
-                component=d.component,
-                variant=catalog.defaults[d.block],
-                passed_over=(
-                    f"{d.block}/{d.variant.id} matched but the page's variation budget "
-                    f"of {page.budget} was used by stronger rules",
-                ),
-            )
-    return result
+    ranked = sorted(hits, key=strength)
+    return {
+        block: (
+            f"{block}/{hits[block].id} matched but the page's variation budget "
+            f"of {page.budget} was used by stronger rules",
+        )
+        for block in ranked[page.budget :]
+    }
 
 
 def _order(
-    page: PageSpec, attributes: Mapping[str, Any], prefs: Preferences
-) -> tuple[list[str], Choice | None]:
-    """Render order: pinned blocks keep their places; the flexible zone may be rearranged."""
-    default = [slot.block for slot in page.slots]
+    page: PageSpec, attributes: Mapping[str, Any], layers: frozenset[str]
+) -> tuple[tuple[Slot, ...] | None, Choice | None]:
+    """Render order: pinned slots keep their places; the flexible zone may be rearranged.
+
+    Returns None for the order when the page keeps its declared order.
+    """
     for arrangement in page.arrangements:
-        if _matches(arrangement.rule, attributes, prefs):
-            flexible = [slot.block for slot in page.slots if not slot.pinned]
-            wanted = [b for b in arrangement.order if b in flexible]
-            wanted += [b for b in flexible if b not in wanted]
+        rule = arrangement.rule
+        if rule.layer in layers and rule.predicate(attributes):
+            flexible = {slot.block: slot for slot in page.slots if not slot.pinned}
+            wanted = [flexible[b] for b in arrangement.order if b in flexible]
+            wanted += [slot for slot in flexible.values() if slot not in wanted]
             queue = iter(wanted)
-            order = [slot.block if slot.pinned else next(queue) for slot in page.slots]
-            if order == default:
-                return default, None
+            order = tuple(slot if slot.pinned else next(queue) for slot in page.slots)
+            if order == page.slots:
+                return None, None
             name = f"{page.path} arrangement {arrangement.id}"
-            return order, _choice(name, arrangement.rule, attributes)
-    return default, None
-
-
-def _mark_moved(
-    decision: BlockDecision,
-    arrangement: Choice | None,
-    page: PageSpec,
-    index: int,
-) -> BlockDecision:
-    if arrangement is None or page.slots[index].block == decision.block:
-        return decision
-    return replace(decision, moved=arrangement)
+            return order, _choice(name, rule, attributes)
+    return None, None

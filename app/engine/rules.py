@@ -39,11 +39,13 @@ def compile_rule(condition: Mapping[str, Any], priority: int = 0) -> Rule:
     paths = referenced_attributes(condition)
     layers = [layer_of(p) or _layer_from_prefix(p) for p in paths]
     layer: Layer = max(layers, key=LAYERS.index) if layers else "contextual"
+    unique = tuple(dict.fromkeys(paths))
     return Rule(
         condition=condition,
         predicate=compile_condition(condition),
         layer=layer,
-        attributes=tuple(dict.fromkeys(paths)),
+        attributes=unique,
+        paths=tuple(tuple(p.split(".")) for p in unique),
         priority=priority,
         specificity=len(paths),
     )

@@ -35,9 +35,7 @@ def _touch(visitor_id: str, visitor: Visitor | None, now: datetime) -> Visitor:
     return visitor
 
 
-def record_render(
-    visitor_id: str, visitor: Visitor | None, decision: PageDecision, now: datetime
-) -> None:
+def record_render(visitor_id: str, visitor: Visitor | None, decision: PageDecision, now: datetime) -> None:
     """Record a page render as one exposure row (all blocks in it) in one short transaction."""
     _touch(visitor_id, visitor, now)
     db.session.add(
@@ -45,10 +43,7 @@ def record_render(
             visitor_id=visitor_id,
             path=decision.path,
             holdout=decision.holdout,
-            blocks=[
-                {"block": b.block, "variant": b.variant.id, "layer": b.layer}
-                for b in decision.blocks
-            ],
+            blocks=[{"block": b.block, "variant": b.variant.id, "layer": b.layer} for b in decision.blocks],
             created_at=now,
         )
     )
@@ -116,9 +111,10 @@ def stored_counts(visitor_id: str) -> dict[str, int]:
     """How many records of each kind we hold about the visitor."""
     counts = {}
     for label, model in (("page views", Exposure), ("conversions", Conversion), ("sign-ups", Signup)):
-        counts[label] = db.session.scalar(
-            select(func.count()).select_from(model).where(model.visitor_id == visitor_id)
-        ) or 0
+        counts[label] = (
+            db.session.scalar(select(func.count()).select_from(model).where(model.visitor_id == visitor_id))
+            or 0
+        )
     return counts
 
 

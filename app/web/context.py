@@ -12,7 +12,7 @@ import importlib.resources
 import re
 import zoneinfo
 from dataclasses import dataclass
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 from urllib.parse import urlsplit
 
 import iptocc
@@ -221,7 +221,7 @@ def build_context(
     """Combine what the request said with what we know of the visitor."""
     if info.device == "bot":
         return Context(path=info.path, visitor_id=None, device="bot")
-    local, zone, source = local_time(info, now_utc.replace(tzinfo=timezone.utc), server_zone)
+    local, zone, source = local_time(info, now_utc.replace(tzinfo=UTC), server_zone)
     return Context(
         path=info.path,
         visitor_id=visitor_id,

@@ -18,8 +18,11 @@ GOOD_PHONE = (ROOT / "content_variants/home-hero/phone.yaml").read_text()
 
 
 def lint(app: Flask) -> tuple[int, str]:
-    result = app.test_cli_runner(mix_stderr=False).invoke(args=["content", "lint"]) if _mix_stderr_supported() \
+    result = (
+        app.test_cli_runner(mix_stderr=False).invoke(args=["content", "lint"])
+        if _mix_stderr_supported()
         else app.test_cli_runner().invoke(args=["content", "lint"])
+    )
     return result.exit_code, result.output + (getattr(result, "stderr", "") or "")
 
 
@@ -52,32 +55,79 @@ def test_the_demo_content_lints_clean(app: Flask) -> None:
 
 BAD_FILES = [
     ("broken-yaml.yaml", "when: {device: mobile\nheadline: x\n", "broken-yaml.yaml:2", "not valid YAML"),
-    ("unknown-field.yaml", "when: {device: mobile}\nheadline: Hi\nsubhead: Sub\ncta_label: Go\ncta_href: /\nheadlin: typo\n",
-     "unknown-field.yaml:6: headlin", "did you mean 'headline'"),
-    ("too-long.yaml", "when: {device: mobile}\nheadline: " + "x" * 95 + "\nsubhead: Sub\ncta_label: Go\ncta_href: /\n",
-     "too-long.yaml:2: headline", "95 characters; the design holds at most 80"),
-    ("bad-operator.yaml", "when: {device: {$inn: [mobile]}}\nheadline: Hi\nsubhead: Sub\ncta_label: Go\ncta_href: /\n",
-     "bad-operator.yaml:1: when.device.$inn", "unknown operator '$inn' (did you mean '$in'?)"),
-    ("unknown-attribute.yaml", "when: {devise: mobile}\nheadline: Hi\nsubhead: Sub\ncta_label: Go\ncta_href: /\n",
-     "unknown-attribute.yaml:1: when.devise", "did you mean 'device'"),
-    ("bad-value.yaml", "when: {device: phone}\nheadline: Hi\nsubhead: Sub\ncta_label: Go\ncta_href: /\n",
-     "bad-value.yaml:1: when.device", "'phone' is never a device"),
-    ("wrong-type.yaml", "when: {hour: {$gte: late}}\nheadline: Hi\nsubhead: Sub\ncta_label: Go\ncta_href: /\n",
-     "wrong-type.yaml:1: when.hour", ""),
-    ("missing-field.yaml", "when: {device: mobile}\nheadline: Hi\ncta_label: Go\ncta_href: /\n",
-     "missing-field.yaml", "subhead: is required"),
-    ("js-link.yaml", "when: {device: mobile}\nheadline: Hi\nsubhead: Sub\ncta_label: Go\ncta_href: 'javascript:alert(1)'\n",
-     "js-link.yaml:5: cta_href", "is not an allowed link"),
-    ("dead-link.yaml", "when: {device: mobile}\nheadline: Hi\nsubhead: See [this](/prices)\ncta_label: Go\ncta_href: /\n",
-     "dead-link.yaml:3: subhead", "'/prices', which is not a page of this site (did you mean '/pricing'?)"),
-    ("second-default.yaml", "headline: Hi\nsubhead: Sub\ncta_label: Go\ncta_href: /\n",
-     "second-default.yaml", "is already the default"),
+    (
+        "unknown-field.yaml",
+        "when: {device: mobile}\nheadline: Hi\nsubhead: Sub\ncta_label: Go\ncta_href: /\nheadlin: typo\n",
+        "unknown-field.yaml:6: headlin",
+        "did you mean 'headline'",
+    ),
+    (
+        "too-long.yaml",
+        "when: {device: mobile}\nheadline: " + "x" * 95 + "\nsubhead: Sub\ncta_label: Go\ncta_href: /\n",
+        "too-long.yaml:2: headline",
+        "95 characters; the design holds at most 80",
+    ),
+    (
+        "bad-operator.yaml",
+        "when: {device: {$inn: [mobile]}}\nheadline: Hi\nsubhead: Sub\ncta_label: Go\ncta_href: /\n",
+        "bad-operator.yaml:1: when.device.$inn",
+        "unknown operator '$inn' (did you mean '$in'?)",
+    ),
+    (
+        "unknown-attribute.yaml",
+        "when: {devise: mobile}\nheadline: Hi\nsubhead: Sub\ncta_label: Go\ncta_href: /\n",
+        "unknown-attribute.yaml:1: when.devise",
+        "did you mean 'device'",
+    ),
+    (
+        "bad-value.yaml",
+        "when: {device: phone}\nheadline: Hi\nsubhead: Sub\ncta_label: Go\ncta_href: /\n",
+        "bad-value.yaml:1: when.device",
+        "'phone' is never a device",
+    ),
+    (
+        "wrong-type.yaml",
+        "when: {hour: {$gte: late}}\nheadline: Hi\nsubhead: Sub\ncta_label: Go\ncta_href: /\n",
+        "wrong-type.yaml:1: when.hour",
+        "",
+    ),
+    (
+        "missing-field.yaml",
+        "when: {device: mobile}\nheadline: Hi\ncta_label: Go\ncta_href: /\n",
+        "missing-field.yaml",
+        "subhead: is required",
+    ),
+    (
+        "js-link.yaml",
+        "when: {device: mobile}\nheadline: Hi\nsubhead: Sub\ncta_label: Go\n"
+        "cta_href: 'javascript:alert(1)'\n",
+        "js-link.yaml:5: cta_href",
+        "is not an allowed link",
+    ),
+    (
+        "dead-link.yaml",
+        "when: {device: mobile}\nheadline: Hi\nsubhead: See [this](/prices)\ncta_label: Go\ncta_href: /\n",
+        "dead-link.yaml:3: subhead",
+        "'/prices', which is not a page of this site (did you mean '/pricing'?)",
+    ),
+    (
+        "second-default.yaml",
+        "headline: Hi\nsubhead: Sub\ncta_label: Go\ncta_href: /\n",
+        "second-default.yaml",
+        "is already the default",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("name", "text", "where", "message"), BAD_FILES, ids=[b[0] for b in BAD_FILES])
-def test_bad_variant_file_is_reported_and_skipped(site_app, content_root: Path, name: str, text: str,  # type: ignore[no-untyped-def]
-                                                   where: str, message: str) -> None:
+def test_bad_variant_file_is_reported_and_skipped(
+    site_app,
+    content_root: Path,
+    name: str,
+    text: str,  # type: ignore[no-untyped-def]
+    where: str,
+    message: str,
+) -> None:
     (content_root / "content_variants/home-hero" / name).write_text(text)
     app = site_app()
     code, output = lint(app)
@@ -108,12 +158,14 @@ def test_broken_default_hides_only_that_block(site_app, content_root: Path) -> N
 
 def test_broken_page_file_is_reported(site_app, content_root: Path) -> None:  # type: ignore[no-untyped-def]
     (content_root / "pages/pricing.yaml").write_text(
-        (content_root / "pages/pricing.yaml").read_text().replace("component: hero", "component: heroo"))
+        (content_root / "pages/pricing.yaml").read_text().replace("component: hero", "component: heroo")
+    )
     app = site_app()
     code, output = lint(app)
     assert code == 1
     assert output.splitlines()[0] == (
-        "pages/pricing.yaml:7: blocks[0].component: unknown component 'heroo' (did you mean 'hero'?)")
+        "pages/pricing.yaml:7: blocks[0].component: unknown component 'heroo' (did you mean 'hero'?)"
+    )
     assert "no page uses" not in output
     assert get(app.test_client(), "/").status_code == 200
 
@@ -128,7 +180,10 @@ def test_reload_keeps_the_previous_good_version(site_app, content_root: Path) ->
     assert "Edited headline for phones" in get(client, "/", IPHONE, tz=DAY).get_data(as_text=True)
     phone.write_text("when: {device: mobile\n")  # an editor saves a broken file
     site = store.reload()
-    assert any(p.path.endswith("home-hero/phone.yaml") and "previous good version" in p.message for p in site.problems)
+    assert any(
+        p.path.endswith("home-hero/phone.yaml") and "previous good version" in p.message
+        for p in site.problems
+    )
     response = get(client, "/", IPHONE, tz=DAY)
     assert blocks(response)["home-hero"]["variant"] == "phone"
     assert "Edited headline for phones" in response.get_data(as_text=True)
@@ -146,8 +201,10 @@ def test_debug_mode_reloads_changed_files(site_app, content_root: Path) -> None:
 
 def test_variant_text_is_escaped_and_markdown_is_safe(site_app, content_root: Path) -> None:  # type: ignore[no-untyped-def]
     (content_root / "content_variants/home-hero/phone.yaml").write_text(
-        GOOD_PHONE.replace("headline: Analytics your visitors can trust", "headline: <script>alert(1)</script>")
-        .replace("subhead: Funnels", "subhead: <img src=x onerror=alert(1)> **bold** [ok](/pricing) Funnels"))
+        GOOD_PHONE.replace(
+            "headline: Analytics your visitors can trust", "headline: <script>alert(1)</script>"
+        ).replace("subhead: Funnels", "subhead: <img src=x onerror=alert(1)> **bold** [ok](/pricing) Funnels")
+    )
     app = site_app()
     html = get(app.test_client(), "/", IPHONE, tz=DAY).get_data(as_text=True)
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -160,7 +217,8 @@ def test_every_variant_file_renders(app: Flask) -> None:
     with app.test_request_context("/"):
         site = current_site()
         variants = list(site.catalog.defaults.values()) + [
-            v for vs in site.catalog.conditional.values() for v in vs]
+            v for vs in site.catalog.conditional.values() for v in vs
+        ]
         assert len(variants) == len(list((ROOT / "content_variants").glob("*/*.yaml")))
         for variant in variants:
             decision = BlockDecision(block=variant.block, component=variant.component, variant=variant)

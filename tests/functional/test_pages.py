@@ -13,8 +13,21 @@ from app.content import current_site
 from app.extensions import db
 from app.store.models import BotRequests, Exposure, Visitor
 from tests.conftest import (
-    DESKTOP, GOOGLEBOT, IP_DE, IP_GB, IP_IN, IP_US, IPAD, IPHONE,
-    block_order, blocks, dispose, get, make_app, soup, zone_at,
+    DESKTOP,
+    GOOGLEBOT,
+    IP_DE,
+    IP_GB,
+    IP_IN,
+    IP_US,
+    IPAD,
+    IPHONE,
+    block_order,
+    blocks,
+    dispose,
+    get,
+    make_app,
+    soup,
+    zone_at,
 )
 
 PAGES = ["/", "/pricing", "/signup", "/guides", "/guides/cookieless-measurement", "/welcome"]
@@ -49,10 +62,22 @@ def test_phone_and_desktop_get_different_variants(client: FlaskClient) -> None:
 
 def test_phone_gets_the_light_first_order(client: FlaskClient) -> None:
     assert block_order(get(client, "/", DESKTOP)) == [
-        "home-hero", "home-announcement", "home-features", "home-testimonial", "home-guides", "home-cta"]
+        "home-hero",
+        "home-announcement",
+        "home-features",
+        "home-testimonial",
+        "home-guides",
+        "home-cta",
+    ]
     phone = get(client, "/", IPHONE)
     assert block_order(phone) == [
-        "home-hero", "home-announcement", "home-testimonial", "home-guides", "home-features", "home-cta"]
+        "home-hero",
+        "home-announcement",
+        "home-testimonial",
+        "home-guides",
+        "home-features",
+        "home-cta",
+    ]
 
 
 def test_tablet_is_not_treated_as_a_phone(client: FlaskClient) -> None:
@@ -116,7 +141,9 @@ def test_holdout_sees_the_default_site_everywhere(tmp_path) -> None:  # type: ig
     try:
         for path in PAGES:
             response = get(client, path, IPHONE, ip=IP_DE, tz=NIGHT)
-            assert all(b["layer"] == "default" and b["variant"] == "default" for b in blocks(response).values())
+            assert all(
+                b["layer"] == "default" and b["variant"] == "default" for b in blocks(response).values()
+            )
             assert not soup(response).select("[data-why]")
         with app.app_context():
             assert all(e.holdout for e in db.session.scalars(select(Exposure)))
@@ -144,7 +171,8 @@ def test_every_render_records_one_exposure(app: Flask, client: FlaskClient) -> N
         assert exposure.path == "/" and exposure.holdout is False
         assert [b["block"] for b in exposure.blocks] == block_order(response)
         assert {b["block"]: (b["variant"], b["layer"]) for b in exposure.blocks} == {
-            k: (v["variant"], v["layer"]) for k, v in shown.items()}
+            k: (v["variant"], v["layer"]) for k, v in shown.items()
+        }
 
 
 def test_variation_budget_holds_on_every_page(app: Flask, client: FlaskClient) -> None:
@@ -152,8 +180,9 @@ def test_variation_budget_holds_on_every_page(app: Flask, client: FlaskClient) -
         pages = current_site().pages
     for path, page in pages.items():
         for ua, ip, zone in itertools.product((IPHONE, DESKTOP), (IP_DE, IP_IN), (NIGHT, DAY)):
-            changed = [b for b in blocks(get(client, path, ua, ip=ip, tz=zone)).values()
-                       if b["variant"] != "default"]
+            changed = [
+                b for b in blocks(get(client, path, ua, ip=ip, tz=zone)).values() if b["variant"] != "default"
+            ]
             assert len(changed) <= page.spec.budget, (path, ua, ip, zone)
 
 
@@ -187,6 +216,7 @@ def test_nav_and_footer_are_identical_for_every_context(tmp_path, path: str) -> 
             for (ua, ip, zone), extra in zip(
                 itertools.product((IPHONE, IPAD, DESKTOP, GOOGLEBOT), (IP_US, IP_DE, IP_IN), (DAY, NIGHT)),
                 extras,
+                strict=False,
             ):
                 response = get(app.test_client(), path, ua, ip=ip, tz=zone, **extra)
                 assert response.status_code == 200

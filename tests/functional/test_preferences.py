@@ -25,8 +25,10 @@ def save(client: FlaskClient, **layers: bool):  # type: ignore[no-untyped-def]
 
 def checked(client: FlaskClient, **headers: str) -> dict[str, bool]:
     page = soup(client.get("/preferences", headers={"User-Agent": DESKTOP, **headers}))
-    return {name: page.select_one(f"input[name={name}]").has_attr("checked")
-            for name in ("contextual", "behavioral", "predictive")}
+    return {
+        name: page.select_one(f"input[name={name}]").has_attr("checked")
+        for name in ("contextual", "behavioral", "predictive")
+    }
 
 
 def count(app: Flask, model) -> int:  # type: ignore[no-untyped-def]
@@ -54,17 +56,29 @@ def test_every_switch_is_stored_and_shown(client: FlaskClient) -> None:
 
 
 def test_gpc_turns_off_behavioral_and_predictive_until_the_visitor_opts_in(client: FlaskClient) -> None:
-    assert checked(client, **{"Sec-GPC": "1"}) == {"contextual": True, "behavioral": False, "predictive": False}
+    assert checked(client, **{"Sec-GPC": "1"}) == {
+        "contextual": True,
+        "behavioral": False,
+        "predictive": False,
+    }
     page = soup(client.get("/preferences", headers={"User-Agent": DESKTOP, "Sec-GPC": "1"}))
     assert "Global Privacy Control" in page.get_text()
     save(client, contextual=True, behavioral=True, predictive=False)
-    assert checked(client, **{"Sec-GPC": "1"}) == {"contextual": True, "behavioral": True, "predictive": False}
+    assert checked(client, **{"Sec-GPC": "1"}) == {
+        "contextual": True,
+        "behavioral": True,
+        "predictive": False,
+    }
 
 
 def test_missing_csrf_token_changes_nothing(app: Flask, client: FlaskClient) -> None:
     get(client, "/")
-    for path, form in (("/preferences", {"behavioral": "on"}), ("/preferences/delete", {}),
-                       ("/preferences/reset", {}), ("/signup", {"name": "A", "email": "a@b.co", "company_size": "1-10"})):
+    for path, form in (
+        ("/preferences", {"behavioral": "on"}),
+        ("/preferences/delete", {}),
+        ("/preferences/reset", {}),
+        ("/signup", {"name": "A", "email": "a@b.co", "company_size": "1-10"}),
+    ):
         response = client.post(path, data=form, headers={"User-Agent": DESKTOP})
         assert response.status_code == 400
         assert "nothing was changed" in soup(response).get_text()
@@ -78,9 +92,12 @@ def test_export_contains_everything_stored(client: FlaskClient) -> None:
     get(client, "/", IPHONE, tz=DAY)
     get(client, "/pricing", DESKTOP, ip=IP_DE, tz=DAY)
     token = csrf_token(client, "/signup")
-    client.post("/signup", data={"csrf_token": token, "name": "Ada", "email": "ada@example.com",
-                                 "company_size": "11-50"}, headers={"User-Agent": DESKTOP},
-                follow_redirects=True)
+    client.post(
+        "/signup",
+        data={"csrf_token": token, "name": "Ada", "email": "ada@example.com", "company_size": "11-50"},
+        headers={"User-Agent": DESKTOP},
+        follow_redirects=True,
+    )
     save(client, contextual=True, behavioral=False, predictive=True)
     response = client.get("/preferences/export", headers={"User-Agent": DESKTOP})
     assert response.status_code == 200 and response.mimetype == "application/json"
@@ -91,8 +108,9 @@ def test_export_contains_everything_stored(client: FlaskClient) -> None:
     assert paths[:2] == ["/", "/pricing"] and "/signup" in paths and "/welcome" in paths
     pricing = data["page_views"][1]
     assert {"block": "pricing-plans", "variant": "eu-euro", "layer": "contextual"} in pricing["blocks"]
-    assert data["signups"] == [{"name": "Ada", "email": "ada@example.com", "company_size": "11-50",
-                                "at": data["signups"][0]["at"]}]
+    assert data["signups"] == [
+        {"name": "Ada", "email": "ada@example.com", "company_size": "11-50", "at": data["signups"][0]["at"]}
+    ]
     assert [c["goal"] for c in data["conversions"]] == ["signup"]
     # No raw address anywhere in what we hold.
     assert IP_DE not in response.get_data(as_text=True)
@@ -103,11 +121,15 @@ def test_delete_erases_everything_and_starts_a_new_id(app: Flask, client: FlaskC
     get(other, "/")  # another visitor, who must keep their data
     get(client, "/", IPHONE)
     token = csrf_token(client, "/signup")
-    client.post("/signup", data={"csrf_token": token, "name": "Ada", "email": "ada@example.com",
-                                 "company_size": "1-10"}, headers={"User-Agent": DESKTOP})
+    client.post(
+        "/signup",
+        data={"csrf_token": token, "name": "Ada", "email": "ada@example.com", "company_size": "1-10"},
+        headers={"User-Agent": DESKTOP},
+    )
     old_id = client.get_cookie(VISITOR_COOKIE).value
-    response = client.post("/preferences/delete", data={"csrf_token": csrf_token(client)},
-                           headers={"User-Agent": DESKTOP})
+    response = client.post(
+        "/preferences/delete", data={"csrf_token": csrf_token(client)}, headers={"User-Agent": DESKTOP}
+    )
     assert response.status_code == 303
     new_id = client.get_cookie(VISITOR_COOKIE).value
     assert new_id != old_id
@@ -117,7 +139,9 @@ def test_delete_erases_everything_and_starts_a_new_id(app: Flask, client: FlaskC
         assert count(app, Exposure) == 1
     page = soup(client.get("/preferences?done=deleted", headers={"User-Agent": DESKTOP}))
     assert "Everything we stored about you is deleted" in page.get_text()
-    exported = json.loads(client.get("/preferences/export", headers={"User-Agent": DESKTOP}).get_data(as_text=True))
+    exported = json.loads(
+        client.get("/preferences/export", headers={"User-Agent": DESKTOP}).get_data(as_text=True)
+    )
     assert exported["visitor"] is None and exported["page_views"] == [] and exported["signups"] == []
 
 
@@ -125,8 +149,12 @@ def test_reset_history_forgets_visits_but_keeps_settings(app: Flask, client: Fla
     get(client, "/")
     get(client, "/pricing")
     save(client, contextual=True, behavioral=False, predictive=False)
-    client.post("/preferences/reset", data={"csrf_token": csrf_token(client)}, headers={"User-Agent": DESKTOP})
-    data = json.loads(client.get("/preferences/export", headers={"User-Agent": DESKTOP}).get_data(as_text=True))
+    client.post(
+        "/preferences/reset", data={"csrf_token": csrf_token(client)}, headers={"User-Agent": DESKTOP}
+    )
+    data = json.loads(
+        client.get("/preferences/export", headers={"User-Agent": DESKTOP}).get_data(as_text=True)
+    )
     assert data["page_views"] == []
     assert data["visitor"]["visits"] == 1
     assert data["visitor"]["settings"] == {"contextual": True, "behavioral": False, "predictive": False}

@@ -11,8 +11,9 @@ from app.extensions import db
 from tests.conftest import DESKTOP, IP_DE, csrf_token, get
 
 
-@pytest.mark.parametrize("path", ["/", "/pricing", "/preferences", "/preferences/export", "/no-such-page",
-                                  "/static/tessera.css"])
+@pytest.mark.parametrize(
+    "path", ["/", "/pricing", "/preferences", "/preferences/export", "/no-such-page", "/static/tessera.css"]
+)
 def test_security_headers_on_every_response(client: FlaskClient, path: str) -> None:
     response = get(client, path)
     csp = response.headers["Content-Security-Policy"]
@@ -39,8 +40,9 @@ def test_personalized_pages_are_never_cached_by_shared_caches(client: FlaskClien
 def test_oversized_body_is_rejected_and_changes_nothing(app: Flask, client: FlaskClient) -> None:
     get(client, "/")
     token = csrf_token(client)
-    response = client.post("/preferences", data={"csrf_token": token, "junk": "x" * 70_000},
-                           headers={"User-Agent": DESKTOP})
+    response = client.post(
+        "/preferences", data={"csrf_token": token, "junk": "x" * 70_000}, headers={"User-Agent": DESKTOP}
+    )
     assert response.status_code == 413
     from tests.functional.test_preferences import checked
 
@@ -50,9 +52,12 @@ def test_oversized_body_is_rejected_and_changes_nothing(app: Flask, client: Flas
 def test_no_raw_ip_address_is_stored(app: Flask, client: FlaskClient) -> None:
     get(client, "/pricing", ip=IP_DE)
     token = csrf_token(client, "/signup")
-    client.post("/signup", data={"csrf_token": token, "name": "A", "email": "a@example.com",
-                                 "company_size": "1-10"}, headers={"User-Agent": DESKTOP},
-                environ_base={"REMOTE_ADDR": IP_DE})
+    client.post(
+        "/signup",
+        data={"csrf_token": token, "name": "A", "email": "a@example.com", "company_size": "1-10"},
+        headers={"User-Agent": DESKTOP},
+        environ_base={"REMOTE_ADDR": IP_DE},
+    )
     with app.app_context():
         for table in inspect(db.engine).get_table_names():
             for row in db.session.execute(select(text("*")).select_from(text(table))):

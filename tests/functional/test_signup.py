@@ -12,8 +12,12 @@ from tests.conftest import DESKTOP, GOOGLEBOT, csrf_token, dispose, get, make_ap
 
 
 def post_signup(client: FlaskClient, **fields: str):  # type: ignore[no-untyped-def]
-    data = {"csrf_token": csrf_token(client, "/signup"), "name": "Grace Hopper",
-            "email": "grace@example.com", "company_size": "11-50"}
+    data = {
+        "csrf_token": csrf_token(client, "/signup"),
+        "name": "Grace Hopper",
+        "email": "grace@example.com",
+        "company_size": "11-50",
+    }
     data.update(fields)
     return client.post("/signup", data=data, headers={"User-Agent": DESKTOP})
 
@@ -59,8 +63,11 @@ def test_invalid_signup_shows_each_error_and_stores_nothing(app: Flask, client: 
 def test_bots_cannot_sign_up(app: Flask, client: FlaskClient) -> None:
     form = soup(get(client, "/signup", GOOGLEBOT)).select_one("input[name=csrf_token]")
     assert form is not None and form["value"] == ""
-    response = client.post("/signup", data={"name": "x", "email": "x@y.zz", "company_size": "1-10"},
-                           headers={"User-Agent": GOOGLEBOT})
+    response = client.post(
+        "/signup",
+        data={"name": "x", "email": "x@y.zz", "company_size": "1-10"},
+        headers={"User-Agent": GOOGLEBOT},
+    )
     assert response.status_code in (400, 403)
     with app.app_context():
         assert db.session.scalars(select(Signup)).all() == []

@@ -15,6 +15,7 @@ from tests.conftest import GOOGLEBOT, IPHONE, dispose, get, make_app
 def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
     app = make_app(tmp_path)
     try:
+
         def visit(i: int) -> int:
             client = app.test_client()
             ua = GOOGLEBOT if i % 2 else IPHONE

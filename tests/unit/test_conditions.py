@@ -13,11 +13,7 @@ import pytest
 from app.engine.conditions import ConditionError, check_condition, compile_condition
 
 CASES_FILE = (
-    Path(__file__).resolve().parents[2].parent
-    / "shared"
-    / "conformance"
-    / "growthbook"
-    / "cases.json"
+    Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "growthbook" / "cases.json"
 )
 
 
@@ -28,9 +24,7 @@ def _conformance_cases() -> list[Any]:
     cases = json.loads(CASES_FILE.read_text(encoding="utf-8"))["evalCondition"]
     counts = Counter(case[0] for case in cases)
     return [
-        pytest.param(
-            case, id=case[0] if counts[case[0]] == 1 else f"{case[0]} #{index}"
-        )
+        pytest.param(case, id=case[0] if counts[case[0]] == 1 else f"{case[0]} #{index}")
         for index, case in enumerate(cases)
     ]
 
@@ -61,9 +55,7 @@ def _conformance_conditions() -> list[Any]:
 
 
 def test_one_compiled_predicate_serves_many_visitors() -> None:
-    matches = compile_condition(
-        {"daypart": {"$in": ["night", "evening"]}, "behavior.visits": {"$gte": 3}}
-    )
+    matches = compile_condition({"daypart": {"$in": ["night", "evening"]}, "behavior.visits": {"$gte": 3}})
     assert matches({"daypart": "night", "behavior": {"visits": 3}}) is True
     assert matches({"daypart": "morning", "behavior": {"visits": 9}}) is False
     assert matches({"daypart": "evening", "behavior": {"visits": 2}}) is False
@@ -91,9 +83,7 @@ def test_saved_groups_are_resolved_at_compile_time() -> None:
 
 def test_any_mapping_and_tuples_count_as_objects_and_arrays() -> None:
     matches = compile_condition({"behavior.pages": {"$elemMatch": {"$eq": "/pricing"}}})
-    assert matches(
-        MappingProxyType({"behavior": MappingProxyType({"pages": ("/", "/pricing")})})
-    )
+    assert matches(MappingProxyType({"behavior": MappingProxyType({"pages": ("/", "/pricing")})}))
     assert matches({"behavior": {"pages": ("/",)}}) is False
 
 
@@ -117,9 +107,7 @@ def test_any_mapping_and_tuples_count_as_objects_and_arrays() -> None:
         ({"tags": {}}, {"tags": {"a": 1}}, False),
     ],
 )
-def test_edge_semantics(
-    condition: dict[str, Any], attributes: dict[str, Any], expected: bool
-) -> None:
+def test_edge_semantics(condition: dict[str, Any], attributes: dict[str, Any], expected: bool) -> None:
     assert compile_condition(condition)(attributes) is expected
 
 
@@ -156,9 +144,7 @@ def test_predicates_never_raise_for_any_attributes(attributes: Any) -> None:
         ({1: "mobile"}, ""),
     ],
 )
-def test_uncompilable_shape_raises_condition_error_with_path(
-    condition: Any, path: str
-) -> None:
+def test_uncompilable_shape_raises_condition_error_with_path(condition: Any, path: str) -> None:
     with pytest.raises(ConditionError) as caught:
         compile_condition(condition)
     assert caught.value.path == path
@@ -172,10 +158,7 @@ def test_invalid_regex_compiles_to_never_matching() -> None:
 
 
 def test_unknown_operator_compiles_to_never_matching() -> None:
-    assert (
-        compile_condition({"device": {"$inn": ["mobile"]}})({"device": "mobile"})
-        is False
-    )
+    assert compile_condition({"device": {"$inn": ["mobile"]}})({"device": "mobile"}) is False
 
 
 # --- editors' lint ------------------------------------------------------------
@@ -241,9 +224,7 @@ def test_wildcard_allows_exactly_one_more_segment() -> None:
 
 
 def test_wildcard_attribute_kind_is_checked() -> None:
-    [(path, message)] = check_condition(
-        {"score.affinity.privacy": {"$gt": "high"}}, ATTRIBUTES
-    )
+    [(path, message)] = check_condition({"score.affinity.privacy": {"$gt": "high"}}, ATTRIBUTES)
     assert path == "score.affinity.privacy.$gt"
     assert "needs a number" in message
 
@@ -281,9 +262,7 @@ def test_wildcard_attribute_kind_is_checked() -> None:
         ({"device": {"$eq": "mobile", "os": "ios"}}, "device", "mixed with plain keys"),
     ],
 )
-def test_wrong_value_types_are_reported(
-    condition: Any, path: str, fragment: str
-) -> None:
+def test_wrong_value_types_are_reported(condition: Any, path: str, fragment: str) -> None:
     problems = check_condition(condition, ATTRIBUTES)
     assert [p for p, _ in problems] == [path]
     assert fragment in problems[0][1]

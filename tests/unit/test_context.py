@@ -49,8 +49,17 @@ def test_user_agent_parsing_is_cached() -> None:
 
 @pytest.mark.parametrize(
     ("hour", "part"),
-    [(4, "night"), (5, "morning"), (11, "morning"), (12, "afternoon"), (16, "afternoon"),
-     (17, "evening"), (21, "evening"), (22, "night"), (0, "night")],
+    [
+        (4, "night"),
+        (5, "morning"),
+        (11, "morning"),
+        (12, "afternoon"),
+        (16, "afternoon"),
+        (17, "evening"),
+        (21, "evening"),
+        (22, "night"),
+        (0, "night"),
+    ],
 )
 def test_daypart_boundaries(hour: int, part: str) -> None:
     assert daypart(hour) == part
@@ -83,25 +92,43 @@ def test_request_is_read_once_into_plain_values() -> None:
     app = Flask(__name__)
     info = request_info(
         app,
-        {"User-Agent": IPHONE, "Accept-Language": "de-DE,de;q=0.9,en;q=0.5",
-         "Referer": "https://news.ycombinator.com/item?id=1", "Cookie": "tz=Asia/Tokyo", "Sec-GPC": "1"},
+        {
+            "User-Agent": IPHONE,
+            "Accept-Language": "de-DE,de;q=0.9,en;q=0.5",
+            "Referer": "https://news.ycombinator.com/item?id=1",
+            "Cookie": "tz=Asia/Tokyo",
+            "Sec-GPC": "1",
+        },
     )
     assert info.path == "/pricing"
     assert (info.device, info.country, info.language, info.referrer, info.timezone, info.gpc) == (
-        "mobile", "DE", "de", "news.ycombinator.com", "Asia/Tokyo", True)
+        "mobile",
+        "DE",
+        "de",
+        "news.ycombinator.com",
+        "Asia/Tokyo",
+        True,
+    )
 
 
 def test_internal_referrer_and_bad_tz_are_ignored() -> None:
     app = Flask(__name__)
-    info = request_info(app, {"User-Agent": DESKTOP, "Referer": "http://localhost/guides", "Cookie": "tz=Nowhere/Land"})
+    info = request_info(
+        app, {"User-Agent": DESKTOP, "Referer": "http://localhost/guides", "Cookie": "tz=Nowhere/Land"}
+    )
     assert info.referrer is None and info.timezone is None
 
 
 def test_trusted_geo_header_only_when_configured() -> None:
     app = Flask(__name__)
     assert request_info(app, {"User-Agent": DESKTOP, "CF-IPCountry": "FR"}).country == "DE"
-    assert request_info(app, {"User-Agent": DESKTOP, "CF-IPCountry": "FR"}, geo="CF-IPCountry").country == "FR"
-    assert request_info(app, {"User-Agent": DESKTOP, "CF-IPCountry": "<script>"}, geo="CF-IPCountry").country is None
+    assert (
+        request_info(app, {"User-Agent": DESKTOP, "CF-IPCountry": "FR"}, geo="CF-IPCountry").country == "FR"
+    )
+    assert (
+        request_info(app, {"User-Agent": DESKTOP, "CF-IPCountry": "<script>"}, geo="CF-IPCountry").country
+        is None
+    )
 
 
 def test_client_hint_mobile_wins_over_a_reduced_user_agent() -> None:
@@ -118,22 +145,34 @@ def test_local_time_comes_from_browser_then_country_then_server() -> None:
         ({"User-Agent": DESKTOP}, "127.0.0.1", (12, "afternoon", "server")),
     ]
     for headers, ip, (hour, part, source) in cases:
-        context = build_context(request_info(app, headers, ip), visitor_id="v" * 32, returning=False,
-                                now_utc=noon_utc, server_zone="UTC")
+        context = build_context(
+            request_info(app, headers, ip),
+            visitor_id="v" * 32,
+            returning=False,
+            now_utc=noon_utc,
+            server_zone="UTC",
+        )
         assert (context.hour, context.daypart, context.timezone_source) == (hour, part, source)
 
 
 def test_visitor_cookie_must_be_signed() -> None:
     app = Flask(__name__)
     good = sign_visitor_id("a" * 32, "secret")
-    for value, expected in [(good, "a" * 32), ("a" * 32, None), (good + "x", None),
-                            (sign_visitor_id("../etc", "secret"), None), ("x" * 500, None)]:
+    for value, expected in [
+        (good, "a" * 32),
+        ("a" * 32, None),
+        (good + "x", None),
+        (sign_visitor_id("../etc", "secret"), None),
+        ("x" * 500, None),
+    ]:
         with app.test_request_context("/", headers={"Cookie": f"{VISITOR_COOKIE}={value}"}):
             from flask import request
 
             assert read_visitor_cookie(request, "secret") == expected
     # Signed with another key: rejected.
-    with app.test_request_context("/", headers={"Cookie": f"{VISITOR_COOKIE}={sign_visitor_id('b' * 32, 'other')}"}):
+    with app.test_request_context(
+        "/", headers={"Cookie": f"{VISITOR_COOKIE}={sign_visitor_id('b' * 32, 'other')}"}
+    ):
         from flask import request
 
         assert read_visitor_cookie(request, "secret") is None

@@ -38,7 +38,9 @@ def catalog(*variants: Variant) -> Catalog:
 
     return Catalog(
         defaults=defaults,
-        conditional={b: tuple(sorted(vs, key=lambda v: precedence(v.rule, v.id))) for b, vs in conditional.items()},
+        conditional={
+            b: tuple(sorted(vs, key=lambda v: precedence(v.rule, v.id))) for b, vs in conditional.items()
+        },
     )
 
 
@@ -48,7 +50,15 @@ def ctx(**values: object) -> Context:
     return Context(**base)  # type: ignore[arg-type]
 
 
-def run(page: PageSpec, cat: Catalog, context: Context, prefs: Preferences = Preferences(), share: float = 0.0, profile: Profile = Profile(), scores: Scores = Scores()):  # type: ignore[no-untyped-def]
+def run(
+    page: PageSpec,
+    cat: Catalog,
+    context: Context,
+    prefs: Preferences = Preferences(),
+    share: float = 0.0,
+    profile: Profile = Profile(),
+    scores: Scores = Scores(),
+):  # type: ignore[no-untyped-def]
     return decide(page, cat, context, profile, scores, prefs, holdout_share=share)
 
 
@@ -143,9 +153,12 @@ def test_mixed_condition_takes_the_highest_layer() -> None:
 def test_variation_budget_keeps_the_strongest_rules() -> None:
     page = PageSpec(path="/", slots=(Slot("a", "hero"), Slot("b", "hero"), Slot("c", "hero")), budget=2)
     cat = catalog(
-        variant("a", "default"), variant("a", "phone", {"device": "mobile"}),
-        variant("b", "default"), variant("b", "phone", {"device": "mobile"}, priority=3),
-        variant("c", "default"), variant("c", "phone-night", {"device": "mobile", "daypart": "night"}),
+        variant("a", "default"),
+        variant("a", "phone", {"device": "mobile"}),
+        variant("b", "default"),
+        variant("b", "phone", {"device": "mobile"}, priority=3),
+        variant("c", "default"),
+        variant("c", "phone-night", {"device": "mobile", "daypart": "night"}),
     )
     d = run(page, cat, ctx(device="mobile", daypart="night"))
     assert chosen(d) == {"a": "default", "b": "phone", "c": "phone-night"}
@@ -157,8 +170,12 @@ def test_variation_budget_keeps_the_strongest_rules() -> None:
 def test_arrangement_reorders_only_the_flexible_zone() -> None:
     page = PageSpec(
         path="/",
-        slots=(Slot("hero", "hero", pinned=True), Slot("x", "hero", pinned=False),
-               Slot("y", "hero", pinned=False), Slot("cta", "hero", pinned=True)),
+        slots=(
+            Slot("hero", "hero", pinned=True),
+            Slot("x", "hero", pinned=False),
+            Slot("y", "hero", pinned=False),
+            Slot("cta", "hero", pinned=True),
+        ),
         budget=0,
         arrangements=(Arrangement("phone-first", ("y", "x"), compile_rule({"device": "mobile"})),),
     )

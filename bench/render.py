@@ -1,0 +1,151 @@
+"""Page-render benchmark: personalized vs the same page with every layer off, in one run.
+
+    python bench/render.py [--rounds 300]
+
+Renders the home page through the real app (WSGI in process, SQLite in a
+temporary folder, exposures written as in production) for a spread of visitor
+contexts. Each context is rendered by two visitors: one with personalization
+on, one who switched every layer off on /preferences. Requests alternate
+between the two so machine noise hits both alike. Also times the engine's
+decision alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from app import create_app  # noqa: E402
+from app.content import current_site  # noqa: E402
+from app.engine import Preferences, Profile, Scores, decide  # noqa: E402
+from app.web.context import RequestInfo, build_context  # noqa: E402
+
+UAS = {
+    "phone": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+    "tablet": "Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",
+    "desktop": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36",
+}
+IPS = {"US": "8.8.8.8", "DE": "5.9.0.1", "IN": "49.44.0.1"}
+ZONES = ("Asia/Tokyo", "Europe/Berlin", "America/Los_Angeles")
+LANGS = ("en-US,en;q=0.9", "de-DE,de;q=0.8")
+
+
+def contexts() -> list[dict[str, str]]:
+    return [
+        {"ua": ua, "ip": ip, "tz": tz, "lang": lang}
+        for ua, ip, tz, lang in itertools.product(UAS.values(), IPS.values(), ZONES, LANGS)
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=300, help="renders per mode")
+    parser.add_argument("--path", default="/")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/bench.sqlite",
+                "SECRET_KEY": "bench",
+                "WTF_CSRF_ENABLED": False,
+                "HOLDOUT_SHARE": 0.0,
+            }
+        )
+        pairs = []
+        for ctx in contexts():
+            on, off = app.test_client(), app.test_client()
+            for client in (on, off):
+                client.set_cookie("tz", ctx["tz"])
+            off.post("/preferences", data={}, headers={"User-Agent": ctx["ua"]})  # every layer off
+            pairs.append((ctx, on, off))
+
+        def render(client, ctx) -> float:  # type: ignore[no-untyped-def]
+            start = time.perf_counter()
+            response = client.get(
+                args.path,
+                headers={"User-Agent": ctx["ua"], "Accept-Language": ctx["lang"]},
+                environ_base={"REMOTE_ADDR": ctx["ip"]},
+            )
+            elapsed = time.perf_counter() - start
+            assert response.status_code == 200
+            return elapsed
+
+        # Warm up: content loaded, UA cache filled, SQLite pages cached.
+        for ctx, on, off in pairs:
+            render(on, ctx), render(off, ctx)
+        personalized, plain = [], []
+        for i in range(args.rounds):
+            ctx, on, off = pairs[i % len(pairs)]
+            if i % 2:
+                plain.append(render(off, ctx))
+                personalized.append(render(on, ctx))
+            else:
+                personalized.append(render(on, ctx))
+                plain.append(render(off, ctx))
+
+        with app.test_request_context("/"):
+            site = current_site()
+            page = site.pages[args.path]
+            from datetime import UTC, datetime
+
+            now = datetime.now(UTC).replace(tzinfo=None)
+            engine_inputs = []
+            for ctx in contexts():
+                device = "mobile" if "iPhone" in ctx["ua"] else "tablet" if "iPad" in ctx["ua"] else "desktop"
+                country = next(k for k, v in IPS.items() if v == ctx["ip"])
+                info = RequestInfo(
+                    path=args.path,
+                    device=device,
+                    visitor_id=None,
+                    gpc=False,
+                    timezone=ctx["tz"],
+                    country=country,
+                    language=ctx["lang"][:2],
+                    referrer=None,
+                )
+                engine_inputs.append(
+                    build_context(
+                        info,
+                        visitor_id=f"{len(engine_inputs):032x}",
+                        returning=False,
+                        now_utc=now,
+                        server_zone=None,
+                    )
+                )
+            prefs, profile, scores = Preferences(), Profile(), Scores()
+            n = len(engine_inputs) * 200
+            # Best of five: the least disturbed measurement of the same work.
+            runs = []
+            for _ in range(5):
+                start = time.perf_counter()
+                for i in range(n):
+                    decide(page.spec, site.catalog, engine_inputs[i % len(engine_inputs)], profile, scores,
+                           prefs, holdout_share=0.1)  # fmt: skip
+                runs.append((time.perf_counter() - start) / n * 1e6)
+            engine_us, engine_median = min(runs), statistics.median(runs)
+
+    med_on, med_off = statistics.median(personalized), statistics.median(plain)
+    print(f"page {args.path}: {len(pairs)} visitor contexts, {args.rounds} renders per mode")
+    for label, times in (("personalized", personalized), ("personalization off", plain)):
+        p90 = statistics.quantiles(times, n=10)[8]
+        print(f"{label:>20}: median {statistics.median(times) * 1e3:7.3f} ms   p90 {p90 * 1e3:7.3f} ms")
+    print(f"ratio personalized / off (medians): {med_on / med_off:.3f}  (target <= 1.25)")
+    print(
+        f"engine decision: {engine_us:.1f} us per page, best of 5 runs of {n} "
+        f"(median run {engine_median:.1f} us; target < 100 us)"
+    )
+
+
+if __name__ == "__main__":
+    main()
