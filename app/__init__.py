@@ -25,7 +25,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     from app import config as config_module
-    from app import content, store, web
+    from app import content, jobs, store, web
     from app.extensions import csrf, db
 
     app = Flask(
@@ -57,4 +57,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     store.init_app(app)
     content.init_app(app)
     web.init_app(app)
+    jobs.init_app(app)
     return app

@@ -54,6 +54,12 @@ def from_environment(instance_path: Path, *, need_secret: bool = True) -> dict[s
         "PROXY_HOPS": _int("TESSERA_PROXY_HOPS", 0),
         "SERVER_TIMEZONE": os.environ.get("TESSERA_SERVER_TIMEZONE") or None,
         "COOKIE_SECURE": os.environ.get("TESSERA_COOKIE_SECURE", "").lower() in ("1", "true", "yes"),
+        "SCHEDULER": os.environ.get("TESSERA_SCHEDULER", "in-process"),
+        "PURGE_INTERVAL": _int("TESSERA_PURGE_INTERVAL", 3600),
+        "MIN_EVIDENCE": _int("TESSERA_MIN_EVIDENCE", 3),
+        "EVENT_RETENTION_DAYS": _int("TESSERA_EVENT_RETENTION_DAYS", 90),
+        "RATE_LIMIT_VISITOR": _int("TESSERA_RATE_LIMIT_VISITOR", 60),
+        "RATE_LIMIT_ADDRESS": _int("TESSERA_RATE_LIMIT_ADDRESS", 600),
         "CONTENT_ROOT": os.environ.get("TESSERA_CONTENT_ROOT") or str(ROOT),
         "CONTENT_WATCH": os.environ.get("TESSERA_CONTENT_WATCH", "").lower() in ("1", "true", "yes"),
     }

@@ -48,7 +48,13 @@ def _fresh_postgres_schema(tmp_path_factory: pytest.TempPathFactory) -> None:
     """On PostgreSQL, rebuild the tables once per run so a changed schema is picked up."""
     if not os.environ.get("TEST_DATABASE_URL"):
         return
-    app = create_app({"SQLALCHEMY_DATABASE_URI": os.environ["TEST_DATABASE_URL"], "SECRET_KEY": "schema"})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": os.environ["TEST_DATABASE_URL"],
+            "SECRET_KEY": "schema",
+            "SCHEDULER": "off",
+        }
+    )
     with app.app_context():
         db.drop_all()
         db.create_all()
@@ -66,6 +72,7 @@ def make_app(tmp_path: Path, **overrides: object) -> Flask:
         "SECRET_KEY": "test-secret-key",
         "HOLDOUT_SHARE": 0.0,
         "SERVER_TIMEZONE": "UTC",
+        "SCHEDULER": "off",
     }
     config.update(overrides)
     app = create_app(config)

@@ -17,7 +17,7 @@ from typing import Any
 from markupsafe import Markup
 
 from app.content import markdown, yamlfile
-from app.engine.attributes import ATTRIBUTES, attribute_kinds
+from app.engine.attributes import attribute_kinds, lookup
 from app.engine.conditions import ConditionError, check_condition
 from app.engine.model import Arrangement, Catalog, PageSpec, Rule, Slot, Variant
 from app.engine.rules import compile_rule, precedence, referenced_attributes
@@ -139,6 +139,7 @@ class Loader:
         self._kinds = attribute_kinds()
         self._page_paths: set[str] = set()
         self._declared_blocks: set[str] = set()
+        self._topics_known: tuple[str, ...] = ()
 
     def _rel(self, path: Path) -> str:
         try:
@@ -152,6 +153,7 @@ class Loader:
         """Load everything; on a broken file keep its version from ``previous`` if there is one."""
         problems: list[Problem] = []
         name, topics = self._site_settings(problems)
+        self._topics_known = topics
         pages = self._pages(topics, problems, previous)
         blocks: dict[str, str] = {}
         for page in pages.values():
@@ -329,9 +331,9 @@ class Loader:
             if not isinstance(item, dict):
                 file.problem(key, "must be {block: <id>, component: <name>, pinned: true|false}")
                 continue
-            extra = set(item) - {"block", "component", "pinned"}
+            extra = set(item) - {"block", "component", "pinned", "topics"}
             for name in sorted(extra):
-                file.problem(key + (name,), "is not a block setting (block, component, pinned)")
+                file.problem(key + (name,), "is not a block setting (block, component, pinned, topics)")
             block, component = item.get("block"), item.get("component")
             if not isinstance(block, str) or not block:
                 file.problem(key + ("block",), "needs a block id")
@@ -353,7 +355,8 @@ class Loader:
                     key + ("component",),
                     f"block '{block}' is a {seen[0]} in {seen[1]}; one block id has one component",
                 )
-            slots.append(Slot(block=block, component=component, pinned=bool(pinned)))
+            slot_topics = self._topics(file, item.get("topics", []), key + ("topics",), self._topics_known)
+            slots.append(Slot(block=block, component=component, pinned=bool(pinned), topics=slot_topics))
         return tuple(slots)
 
     def _arrangements(self, file: _File, value: Any, slots: tuple[Slot, ...]) -> tuple[Arrangement, ...]:
@@ -410,17 +413,29 @@ class Loader:
             return None
 
     def _check_values(self, file: _File, condition: Mapping[str, Any], key: yamlfile.PathKey) -> None:
-        """Enumerated attributes (device, daypart) only take their documented values."""
+        """Enumerated attributes (device, daypart) and topics only take their known values."""
         for path in referenced_attributes(condition):
-            attribute = ATTRIBUTES.get(path)
-            if attribute is None or not attribute.values:
+            attribute = lookup(path)
+            if attribute is None:
                 continue
-            for value in _literals(condition, path):
-                if isinstance(value, str) and value not in attribute.values:
+            if attribute.topical and attribute.name.endswith(".*"):
+                topic = path.rsplit(".", 1)[1]
+                if topic not in self._topics_known:
                     file.problem(
                         key + (path,),
-                        f"'{value}' is never a {path}; it is one of {', '.join(attribute.values)}"
-                        f"{_close(value, attribute.values)}",
+                        f"'{topic}' is not a topic of this site; topics are "
+                        f"{', '.join(self._topics_known)}{_close(topic, self._topics_known)}",
+                    )
+                continue
+            allowed = self._topics_known if attribute.topical else attribute.values
+            if not allowed:
+                continue
+            for value in _literals(condition, path):
+                if isinstance(value, str) and value not in allowed:
+                    file.problem(
+                        key + (path,),
+                        f"'{value}' is never a {path}; it is one of "
+                        f"{', '.join(allowed)}{_close(value, allowed)}",
                     )
 
     # -------------------------------------------------------------- variants

@@ -29,6 +29,10 @@ class Attribute:
     kind: Literal["string", "number", "boolean", "array"]
     description: str
     values: tuple[str, ...] = ()
+    #: The value (or, for a wildcard, the last path segment) is one of the site's topics.
+    topical: bool = False
+    #: Another attribute that backs this one up in explanations ("{value}" is filled in).
+    evidence: str = ""
 
 
 ATTRIBUTES: dict[str, Attribute] = {
@@ -74,13 +78,65 @@ ATTRIBUTES: dict[str, Attribute] = {
             "boolean",
             "True when the visitor has been here on an earlier visit (30 minutes apart).",
         ),
+        # Behavioral: present only once the profile holds enough evidence
+        # (TESSERA_MIN_EVIDENCE page views); until then behavioral rules never fire.
+        Attribute("behavior.visits", "behavioral", "number", "Visits so far, this one included."),
+        Attribute("behavior.pages_viewed", "behavioral", "number", "Pages viewed before this one."),
+        Attribute(
+            "behavior.pricing_views", "behavioral", "number", "Times the pricing page was viewed before."
+        ),
+        Attribute("behavior.articles_read", "behavioral", "number", "Guide pages viewed before."),
+        Attribute(
+            "behavior.top_topic",
+            "behavioral",
+            "string",
+            "The topic the visitor clearly engages with most (absent when two topics are close).",
+            topical=True,
+            evidence="behavior.topic_articles.{value}",
+        ),
+        Attribute(
+            "behavior.topic_articles.*",
+            "behavioral",
+            "number",
+            "Guides read on a topic, e.g. behavior.topic_articles.privacy.",
+            topical=True,
+        ),
+        Attribute(
+            "behavior.affinity.*",
+            "behavioral",
+            "number",
+            "Share of the visitor's recent interest in a topic, 0-1, decaying with a 7-day half-life.",
+            topical=True,
+        ),
+        Attribute("behavior.scroll_depth", "behavioral", "number", "Typical scroll depth, percent (0-100)."),
+        Attribute(
+            "behavior.dwell_seconds", "behavioral", "number", "Typical visible time on a page, seconds."
+        ),
+        Attribute("behavior.clicks", "behavioral", "number", "Clicks on blocks and their calls to action."),
+        Attribute("behavior.converted", "behavioral", "boolean", "True once the visitor has signed up."),
+        Attribute("behavior.last_article", "behavioral", "string", "Path of the guide read most recently."),
+        Attribute("behavior.recent_pages", "behavioral", "array", "The last 10 pages viewed, newest first."),
+        Attribute(
+            "behavior.days_since_last_visit",
+            "behavioral",
+            "number",
+            "Days between the previous visit and this one (absent on a first visit).",
+        ),
     )
 }
 
 
+def lookup(path: str) -> Attribute | None:
+    """The documented attribute for a path, matching ``name.*`` wildcards."""
+    attribute = ATTRIBUTES.get(path)
+    if attribute is None and "." in path:
+        attribute = ATTRIBUTES.get(path.rsplit(".", 1)[0] + ".*")
+    return attribute
+
+
 def layer_of(path: str) -> Layer | None:
     """Return the layer of an attribute path, or None if it is not documented."""
-    attribute = ATTRIBUTES.get(path)
+    attribute = lookup(path)
     return attribute.layer if attribute else None
 
 

@@ -40,12 +40,58 @@ class Explanation:
     source: str
 
 
+_NUMBERS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def _count(n: Any, one: str, many: str) -> str:
+    """ "three guides", "one guide", "12 guides"."""
+    number = int(n)
+    word = _NUMBERS[number] if 0 <= number < len(_NUMBERS) else str(number)
+    return f"{word} {one if number == 1 else many}"
+
+
+def _times(n: Any) -> str:
+    number = int(n)
+    return {1: "once", 2: "twice"}.get(number, f"{_count(number, 'time', 'times').split(' ', 1)[0]} times")
+
+
+def _behavior(attribute: str, value: Any, names: Mapping[str, str]) -> str | None:
+    """Plain, non-creepy words for what the visitor did."""
+    name = attribute.removeprefix("behavior.")
+    if name.startswith("topic_articles."):
+        return f"you've read {_count(value, 'guide', 'guides')} about {name.split('.', 1)[1]}"
+    if name.startswith("affinity."):
+        return f"you've shown interest in {name.split('.', 1)[1]}"
+    phrases: dict[str, Callable[[], str]] = {
+        "visits": lambda: f"you've visited {_times(value)}",
+        "pages_viewed": lambda: f"you've looked at {_count(value, 'page', 'pages')} here",
+        "pricing_views": lambda: f"you've looked at our pricing {_times(value)}",
+        "articles_read": lambda: f"you've read {_count(value, 'of our guides', 'of our guides')}",
+        "top_topic": lambda: f"you've mostly been reading about {value}",
+        "scroll_depth": lambda: (
+            "you tend to read pages to the end" if float(value) >= 70 else "of how far you usually read"
+        ),
+        "dwell_seconds": lambda: "you take your time on our pages",
+        "clicks": lambda: "you've explored several sections",
+        "converted": lambda: "you've already signed up" if value else "you haven't signed up yet",
+        "last_article": lambda: f"you were last reading “{names.get('page:' + str(value), value)}”",
+        "recent_pages": lambda: "of the pages you viewed recently",
+        "days_since_last_visit": lambda: f"you're back after {_count(value, 'day', 'days')}",
+    }
+    make = phrases.get(name)
+    return make() if make else None
+
+
 def _country(value: Any, names: Mapping[str, str]) -> str:
     return f"you seem to be browsing from {names.get(str(value), str(value))}"
 
 
 def _phrase(signal: Signal, names: Mapping[str, str]) -> str:
     attribute, value = signal.attribute, signal.value
+    if attribute.startswith("behavior."):
+        said = _behavior(attribute, value, names)
+        if said is not None:
+            return said
     phrases: dict[str, Callable[[], str]] = {
         "device": lambda: _DEVICE.get(str(value), "of the device you're using"),
         "daypart": lambda: _DAYPART.get(str(value), "of the time of day where you are"),
@@ -67,7 +113,14 @@ def _join(parts: list[str]) -> str:
 
 
 def _reasons(choice: Choice, names: Mapping[str, str]) -> list[str]:
-    return list(dict.fromkeys(_phrase(s, names) for s in choice.signals))
+    attributes = {s.attribute for s in choice.signals}
+    signals = [
+        s
+        for s in choice.signals
+        # "you've read three guides about privacy" says more than "you've mostly been reading about privacy".
+        if not (s.attribute == "behavior.top_topic" and f"behavior.topic_articles.{s.value}" in attributes)
+    ]
+    return list(dict.fromkeys(_phrase(s, names) for s in signals))
 
 
 def explain(decision: BlockDecision, names: Mapping[str, str] | None = None) -> Explanation | None:
@@ -89,6 +142,8 @@ def explain(decision: BlockDecision, names: Mapping[str, str] | None = None) -> 
             else "We picked this version for you from your current context."
         )
         details.append(f"Variant “{decision.variant.id}” of the {decision.block} block.")
+        if decision.chose.layer == "behavioral":
+            details.append("You can reset this history or switch behavioral personalization off.")
         sources.append(f"{_LAYER_LABEL[decision.chose.layer]} · rule {decision.chose.rule}")
     if decision.moved is not None:
         reasons = _reasons(decision.moved, names)

@@ -132,6 +132,9 @@ class Slot:
     block: str
     component: str
     pinned: bool = True
+    #: What the block is about, used to order the flexible zone by interest
+    #: (a chosen variant's own ``topics`` take precedence).
+    topics: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

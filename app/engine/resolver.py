@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from app.engine.attributes import LAYERS
+from app.engine.attributes import LAYERS, lookup
 from app.engine.bucketing import in_holdout
 from app.engine.model import (
     BlockDecision,
@@ -79,8 +79,10 @@ def decide(
     passed_over = _over_budget(page, hits)
     for block in passed_over:
         del hits[block]
-    # 3. The order of the flexible zone.
+    # 3. The order of the flexible zone: an editor's arrangement first, else interest.
     order, arrangement = _order(page, attributes, allowed) if layers else (None, None)
+    if order is None and "behavioral" in allowed:
+        order, arrangement = _order_by_interest(page, catalog, hits, attributes)
     # 4. One decision per block, in render order, each with its trace.
     slots = page.slots
     blocks = []
@@ -111,16 +113,60 @@ def decide(
     )
 
 
+def _value(attributes: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = attributes
+    for part in path:
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
 def _choice(name: str, rule: Rule, attributes: Mapping[str, Any]) -> Choice:
     """The trace of an applied rule: the visitor's value of every attribute it names."""
     signals = []
     for attribute, path in zip(rule.attributes, rule.paths, strict=True):
-        value: Any = attributes
-        for part in path:
-            value = value.get(part) if isinstance(value, dict) else None
+        value = _value(attributes, path)
         if value is not None:
             signals.append(Signal(attribute, value))
+            spec = lookup(attribute)
+            if spec is not None and spec.evidence:
+                backing = spec.evidence.format(value=value)
+                extra = _value(attributes, tuple(backing.split(".")))
+                if extra is not None:
+                    signals.append(Signal(backing, extra))
     return Choice(rule=name, layer=rule.layer, signals=tuple(signals))
+
+
+def _order_by_interest(
+    page: PageSpec, catalog: Catalog, hits: Mapping[str, Variant], attributes: Mapping[str, Any]
+) -> tuple[tuple[Slot, ...] | None, Choice | None]:
+    """Move the flexible blocks about the visitor's leading topic to the front of the zone.
+
+    Only a clear leader moves anything (no leader, no change), and the rest keep
+    their relative order, so the page stays recognisable.
+    """
+    behavior = attributes.get("behavior")
+    topic = behavior.get("top_topic") if isinstance(behavior, dict) else None
+    if not topic:
+        return None, None
+
+    def about(slot: Slot) -> bool:
+        variant = hits.get(slot.block) or catalog.defaults.get(slot.block)
+        topics = (variant.topics if variant else ()) or slot.topics
+        return topic in topics
+
+    flexible = [slot for slot in page.slots if not slot.pinned]
+    wanted = [s for s in flexible if about(s)] + [s for s in flexible if not about(s)]
+    if wanted == flexible:
+        return None, None
+    queue = iter(wanted)
+    order = tuple(slot if slot.pinned else next(queue) for slot in page.slots)
+    signals = [Signal("behavior.top_topic", topic)]
+    articles = _value(attributes, ("behavior", "topic_articles", topic))
+    if articles:
+        signals.append(Signal(f"behavior.topic_articles.{topic}", articles))
+    choice = Choice(rule=f"{page.path} ordered by interest in {topic}", layer="behavioral",
+                    signals=tuple(signals))  # fmt: skip
+    return order, choice
 
 
 def _over_budget(page: PageSpec, hits: Mapping[str, Variant]) -> dict[str, tuple[str, ...]]:

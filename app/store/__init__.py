@@ -10,11 +10,17 @@ from app.extensions import db
 from app.store import models
 from app.store.queries import (
     VISIT_GAP,
+    NewEvent,
+    PageView,
+    VisitorState,
     count_bot_request,
     erase_visitor,
     export_visitor,
+    hit_rate_limits,
     load_visitor,
+    purge,
     record_conversion,
+    record_events,
     record_render,
     reset_history,
     save_preferences,
@@ -23,6 +29,12 @@ from app.store.queries import (
 
 __all__ = [
     "VISIT_GAP",
+    "NewEvent",
+    "PageView",
+    "VisitorState",
+    "hit_rate_limits",
+    "purge",
+    "record_events",
     "count_bot_request",
     "erase_visitor",
     "export_visitor",

@@ -9,7 +9,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Integer, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -34,6 +45,72 @@ class Visitor(db.Model):  # type: ignore[name-defined,misc]
     contextual: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     behavioral: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     predictive: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    #: When the visit before the current one ended (recency).
+    previous_visit_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    # The behavioral profile, kept as running totals so every update is an
+    # increment in SQL (no lost updates between concurrent requests).
+    page_views: Mapped[int] = mapped_column(Integer, default=0)
+    pricing_views: Mapped[int] = mapped_column(Integer, default=0)
+    articles_read: Mapped[int] = mapped_column(Integer, default=0)
+    clicks: Mapped[int] = mapped_column(Integer, default=0)
+    scroll_total: Mapped[int] = mapped_column(Integer, default=0)
+    scroll_samples: Mapped[int] = mapped_column(Integer, default=0)
+    dwell_ms_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    dwell_samples: Mapped[int] = mapped_column(Integer, default=0)
+    converted: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_article: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    #: The last pages viewed, newest first.
+    recent_pages: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class TopicInterest(db.Model):  # type: ignore[name-defined,misc]
+    """A visitor's interest in one topic, decaying over time.
+
+    ``score`` is stored on a growing scale (each addition is multiplied by
+    2^(t/half-life) from a fixed epoch), so adding is a plain SQL increment
+    and the current value is ``score * 2^(-now/half-life)``.
+    """
+
+    __tablename__ = "topic_interests"
+
+    visitor_id: Mapped[str] = mapped_column(ForeignKey("visitors.id", ondelete="CASCADE"), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(40), primary_key=True)
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    articles: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Event(db.Model):  # type: ignore[name-defined,misc]
+    """A raw beacon event; deleted after the retention period, the profile stays."""
+
+    __tablename__ = "events"
+    __table_args__ = (UniqueConstraint("visitor_id", "event_id", name="uq_events_visitor_event"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(36))
+    visitor_id: Mapped[str] = mapped_column(ForeignKey("visitors.id", ondelete="CASCADE"), index=True)
+    type: Mapped[str] = mapped_column(String(10))
+    page: Mapped[str] = mapped_column(String(200))
+    block: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    variant: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    target: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    depth: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: The server's clock, never the client's.
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class RateLimit(db.Model):  # type: ignore[name-defined,misc]
+    """Request counts per key and minute, shared by every process and host.
+
+    Keys are ``visitor:<id>`` or ``address:<keyed hash>``: never a raw address.
+    """
+
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    window: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Exposure(db.Model):  # type: ignore[name-defined,misc]
@@ -83,3 +160,19 @@ class BotRequests(db.Model):  # type: ignore[name-defined,misc]
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     requests: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class JobRun(db.Model):  # type: ignore[name-defined,misc]
+    """One run of a scheduled job; (job, slot) is unique, so a slot runs once."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (UniqueConstraint("job", "slot", name="uq_job_runs_job_slot"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    job: Mapped[str] = mapped_column(String(40))
+    slot: Mapped[int] = mapped_column(BigInteger)
+    owner: Mapped[str] = mapped_column(String(120))
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    status: Mapped[str] = mapped_column(String(10))
+    detail: Mapped[str | None] = mapped_column(String(500), nullable=True)

@@ -1,43 +1,166 @@
-"""The store's reads and writes. Each request does one read and one short write transaction."""
+"""The store's reads and writes.
+
+A page request does one read (the visitor with their whole profile) and one
+short write transaction. Profile totals are updated with SQL increments, so
+concurrent requests of the same visitor never overwrite each other.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.engine import PageDecision
+from app.engine.profile import WEIGHTS, ProfileFacts, growth
 from app.extensions import db
-from app.store.models import BotRequests, Conversion, Exposure, Signup, Visitor
+from app.store.models import (
+    BotRequests,
+    Conversion,
+    Event,
+    Exposure,
+    RateLimit,
+    Signup,
+    TopicInterest,
+    Visitor,
+)
 
 #: Requests further apart than this start a new visit.
 VISIT_GAP = timedelta(minutes=30)
+#: How many recent pages the profile keeps.
+RECENT_PAGES = 10
 
 
-def load_visitor(visitor_id: str) -> Visitor | None:
-    """The visitor row, or None for an id we do not know (new, or erased)."""
-    return db.session.get(Visitor, visitor_id)
+def _insert(model: Any) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT on both SQLite and PostgreSQL."""
+    dialect = db.session.get_bind().dialect.name
+    return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
 
 
-def _touch(visitor_id: str, visitor: Visitor | None, now: datetime) -> Visitor:
-    if visitor is None:
-        visitor = Visitor(id=visitor_id, created_at=now, last_seen_at=now, visits=1)
-        db.session.add(visitor)
-        # The visitor row must exist before rows that reference it (same transaction).
-        db.session.flush()
-    else:
-        if now - visitor.last_seen_at > VISIT_GAP:
-            visitor.visits += 1
-        visitor.last_seen_at = now
-    return visitor
+def _update(model: Any) -> Any:
+    """An UPDATE that leaves the session's objects alone (rows never outlive the read)."""
+    return update(model).execution_options(synchronize_session=False)
 
 
-def record_render(visitor_id: str, visitor: Visitor | None, decision: PageDecision, now: datetime) -> None:
-    """Record a page render as one exposure row (all blocks in it) in one short transaction."""
-    _touch(visitor_id, visitor, now)
+@dataclass(frozen=True)
+class VisitorState:
+    """What we hold about a visitor, read in one query, as plain values."""
+
+    id: str
+    created_at: datetime
+    last_seen_at: datetime
+    visits: int
+    contextual: bool | None
+    behavioral: bool | None
+    predictive: bool | None
+    facts: ProfileFacts = field(default_factory=ProfileFacts)
+
+
+def load_visitor(visitor_id: str) -> VisitorState | None:
+    """The visitor and their whole profile in one query, or None for an unknown id."""
+    rows = db.session.execute(
+        select(Visitor, TopicInterest)
+        .outerjoin(TopicInterest, TopicInterest.visitor_id == Visitor.id)
+        .where(Visitor.id == visitor_id)
+    ).all()
+    if not rows:
+        db.session.rollback()
+        return None
+    v: Visitor = rows[0][0]
+    interests = {t.topic: (t.score, t.articles) for _, t in rows if t is not None}
+    state = VisitorState(
+        id=v.id,
+        created_at=v.created_at,
+        last_seen_at=v.last_seen_at,
+        visits=v.visits,
+        contextual=v.contextual,
+        behavioral=v.behavioral,
+        predictive=v.predictive,
+        facts=ProfileFacts(
+            visits=v.visits,
+            page_views=v.page_views,
+            pricing_views=v.pricing_views,
+            articles_read=v.articles_read,
+            clicks=v.clicks,
+            scroll_total=v.scroll_total,
+            scroll_samples=v.scroll_samples,
+            dwell_ms_total=v.dwell_ms_total,
+            dwell_samples=v.dwell_samples,
+            converted=v.converted,
+            last_article=v.last_article,
+            recent_pages=tuple(v.recent_pages or ()),
+            previous_visit_at=v.previous_visit_at,
+            interests=interests,
+        ),
+    )
+    # End the read here: rows never leave the store, and the write that follows
+    # starts its own short transaction.
+    db.session.rollback()
+    return state
+
+
+def _touch(visitor_id: str, state: VisitorState | None, now: datetime) -> None:
+    """Create the visitor, or count a new visit after a gap."""
+    if state is None:
+        db.session.execute(
+            _insert(Visitor)
+            .values(id=visitor_id, created_at=now, last_seen_at=now, visits=1, recent_pages=[])
+            .on_conflict_do_nothing(index_elements=[Visitor.id])
+        )
+        return
+    values: dict[str, Any] = {"last_seen_at": now}
+    if now - state.last_seen_at > VISIT_GAP:
+        values.update(visits=Visitor.visits + 1, previous_visit_at=state.last_seen_at)
+    db.session.execute(_update(Visitor).where(Visitor.id == visitor_id).values(**values))
+
+
+def _add_interest(visitor_id: str, deltas: dict[str, tuple[float, int]]) -> None:
+    """Add to topic interests: an upsert whose update is a plain increment."""
+    for topic, (score, articles) in sorted(deltas.items()):
+        statement = _insert(TopicInterest).values(
+            visitor_id=visitor_id, topic=topic, score=score, articles=articles
+        )
+        db.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[TopicInterest.visitor_id, TopicInterest.topic],
+                set_={
+                    "score": TopicInterest.score + statement.excluded.score,
+                    "articles": TopicInterest.articles + statement.excluded.articles,
+                },
+            )
+        )
+
+
+@dataclass(frozen=True)
+class PageView:
+    """What the profile learns from a page render."""
+
+    path: str
+    topics: tuple[str, ...]
+    article: bool
+    pricing: bool
+
+
+def record_render(
+    visitor_id: str,
+    state: VisitorState | None,
+    decision: PageDecision,
+    now: datetime,
+    *,
+    view: PageView,
+    profile: bool,
+) -> None:
+    """Record a render: the exposure (every block in one row) and, with ``profile``, the page view.
+
+    One short transaction. ``profile`` is False when the visitor switched
+    behavioral personalization off: then no profile is built.
+    """
+    _touch(visitor_id, state, now)
     db.session.add(
         Exposure(
             visitor_id=visitor_id,
@@ -47,12 +170,113 @@ def record_render(visitor_id: str, visitor: Visitor | None, decision: PageDecisi
             created_at=now,
         )
     )
+    if profile:
+        recent = [view.path, *(p for p in (state.facts.recent_pages if state else ()) if p != view.path)]
+        values: dict[str, Any] = {
+            "page_views": Visitor.page_views + 1,
+            "recent_pages": recent[:RECENT_PAGES],
+        }
+        if view.pricing:
+            values["pricing_views"] = Visitor.pricing_views + 1
+        if view.article:
+            values["articles_read"] = Visitor.articles_read + 1
+            values["last_article"] = view.path
+        db.session.execute(_update(Visitor).where(Visitor.id == visitor_id).values(**values))
+        if view.topics:
+            weight = WEIGHTS["view"] * growth(now)
+            _add_interest(visitor_id, {t: (weight, 1 if view.article else 0) for t in view.topics})
     db.session.commit()
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """A validated beacon event, ready to store."""
+
+    event_id: str
+    type: str
+    page: str
+    block: str | None = None
+    variant: str | None = None
+    target: str | None = None
+    depth: int | None = None
+    ms: int | None = None
+    #: Topics of the page (dwell, scroll) or block (click), for the profile.
+    topics: tuple[str, ...] = ()
+
+
+def record_events(visitor_id: str, events: Sequence[NewEvent], now: datetime, *, profile: bool) -> set[str]:
+    """Store events once each (a retried id is ignored) and fold the new ones into the profile.
+
+    Returns the ids stored by this call. One transaction: all or nothing.
+    """
+    if not events:
+        return set()
+    rows = [
+        {
+            "event_id": e.event_id,
+            "visitor_id": visitor_id,
+            "type": e.type,
+            "page": e.page,
+            "block": e.block,
+            "variant": e.variant,
+            "target": e.target,
+            "depth": e.depth,
+            "ms": e.ms,
+            "created_at": now,
+        }
+        for e in events
+    ]
+    stored = set(
+        db.session.scalars(
+            _insert(Event)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=[Event.visitor_id, Event.event_id])
+            .returning(Event.event_id)
+        )
+    )
+    fresh = [e for e in events if e.event_id in stored]
+    if profile and fresh:
+        _fold_into_profile(visitor_id, fresh, now)
+    db.session.commit()
+    return stored
+
+
+def _fold_into_profile(visitor_id: str, events: Iterable[NewEvent], now: datetime) -> None:
+    clicks = scroll_total = scroll_samples = dwell_ms = dwell_samples = 0
+    interest: dict[str, float] = {}
+    for e in events:
+        gain = 0.0
+        if e.type == "click":
+            clicks += 1
+            gain = WEIGHTS["click"]
+        elif e.type == "scroll" and e.depth is not None:
+            scroll_total += e.depth
+            scroll_samples += 1
+            gain = WEIGHTS["scroll"] * e.depth / 100
+        elif e.type == "dwell" and e.ms is not None:
+            dwell_ms += e.ms
+            dwell_samples += 1
+            gain = WEIGHTS["dwell_minute"] * min(e.ms, 300_000) / 60_000
+        for topic in e.topics:
+            interest[topic] = interest.get(topic, 0.0) + gain
+    db.session.execute(
+        _update(Visitor)
+        .where(Visitor.id == visitor_id)
+        .values(
+            clicks=Visitor.clicks + clicks,
+            scroll_total=Visitor.scroll_total + scroll_total,
+            scroll_samples=Visitor.scroll_samples + scroll_samples,
+            dwell_ms_total=Visitor.dwell_ms_total + dwell_ms,
+            dwell_samples=Visitor.dwell_samples + dwell_samples,
+        )
+    )
+    scale = growth(now)
+    _add_interest(visitor_id, {t: (g * scale, 0) for t, g in interest.items() if g > 0})
 
 
 def record_conversion(
     visitor_id: str,
-    visitor: Visitor | None,
+    state: VisitorState | None,
     *,
     goal: str,
     path: str,
@@ -61,48 +285,70 @@ def record_conversion(
     now: datetime,
 ) -> None:
     """Record the sign-up and its conversion together, or neither."""
-    _touch(visitor_id, visitor, now)
+    _touch(visitor_id, state, now)
     db.session.add(Signup(visitor_id=visitor_id, created_at=now, **signup))
     db.session.add(Conversion(visitor_id=visitor_id, goal=goal, path=path, holdout=holdout, created_at=now))
+    db.session.execute(_update(Visitor).where(Visitor.id == visitor_id).values(converted=True))
     db.session.commit()
 
 
 def count_bot_request(today: date) -> None:
     """Add one to today's aggregate bot count (an upsert, safe across processes)."""
-    dialect = db.session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(BotRequests).values(day=today, requests=1)
-    statement = statement.on_conflict_do_update(
-        index_elements=[BotRequests.day], set_={"requests": BotRequests.requests + 1}
+    statement = _insert(BotRequests).values(day=today, requests=1)
+    db.session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[BotRequests.day], set_={"requests": BotRequests.requests + 1}
+        )
     )
-    db.session.execute(statement)
     db.session.commit()
 
 
 def save_preferences(
-    visitor_id: str, visitor: Visitor | None, settings: dict[str, bool], now: datetime
+    visitor_id: str, state: VisitorState | None, settings: dict[str, bool], now: datetime
 ) -> None:
     """Store the visitor's explicit choice for every layer."""
-    visitor = _touch(visitor_id, visitor, now)
-    visitor.contextual = settings["contextual"]
-    visitor.behavioral = settings["behavioral"]
-    visitor.predictive = settings["predictive"]
+    _touch(visitor_id, state, now)
+    db.session.execute(_update(Visitor).where(Visitor.id == visitor_id).values(**settings))
     db.session.commit()
 
 
 def reset_history(visitor_id: str) -> None:
-    """Forget what the visitor did (page views and visit count); keep settings and sign-ups."""
-    db.session.execute(delete(Exposure).where(Exposure.visitor_id == visitor_id))
-    visitor = db.session.get(Visitor, visitor_id)
-    if visitor is not None:
-        visitor.visits = 1
+    """Forget what the visitor did: page views, events, the profile and visit count.
+
+    Settings and sign-ups stay (a sign-up is an account, not browsing history).
+    """
+    for model in (Exposure, Event, TopicInterest):
+        db.session.execute(delete(model).where(model.visitor_id == visitor_id))
+    db.session.execute(
+        _update(Visitor)
+        .where(Visitor.id == visitor_id)
+        .values(
+            visits=1,
+            previous_visit_at=None,
+            page_views=0,
+            pricing_views=0,
+            articles_read=0,
+            clicks=0,
+            scroll_total=0,
+            scroll_samples=0,
+            dwell_ms_total=0,
+            dwell_samples=0,
+            last_article=None,
+            recent_pages=[],
+        )
+    )
     db.session.commit()
+
+
+#: Every table that holds rows about a visitor; erasure and export cover all of them.
+VISITOR_TABLES = (Exposure, Event, TopicInterest, Conversion, Signup)
 
 
 def erase_visitor(visitor_id: str) -> None:
     """Delete every row about the visitor, in one transaction."""
-    for model in (Exposure, Conversion, Signup):
+    for model in VISITOR_TABLES:
         db.session.execute(delete(model).where(model.visitor_id == visitor_id))
+    db.session.execute(delete(RateLimit).where(RateLimit.key == f"visitor:{visitor_id}"))
     db.session.execute(delete(Visitor).where(Visitor.id == visitor_id))
     db.session.commit()
 
@@ -110,7 +356,12 @@ def erase_visitor(visitor_id: str) -> None:
 def stored_counts(visitor_id: str) -> dict[str, int]:
     """How many records of each kind we hold about the visitor."""
     counts = {}
-    for label, model in (("page views", Exposure), ("conversions", Conversion), ("sign-ups", Signup)):
+    for label, model in (
+        ("page views", Exposure),
+        ("interactions", Event),
+        ("conversions", Conversion),
+        ("sign-ups", Signup),
+    ):
         counts[label] = (
             db.session.scalar(select(func.count()).select_from(model).where(model.visitor_id == visitor_id))
             or 0
@@ -122,42 +373,112 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() + "Z" if value is not None else None
 
 
-def export_visitor(visitor_id: str) -> dict[str, Any]:
+def export_visitor(visitor_id: str, now: datetime) -> dict[str, Any]:
     """Everything stored about the visitor, as plain JSON-ready data."""
-    visitor = db.session.get(Visitor, visitor_id)
-    exposures = db.session.scalars(
-        select(Exposure).where(Exposure.visitor_id == visitor_id).order_by(Exposure.id)
-    ).all()
-    conversions = db.session.scalars(
-        select(Conversion).where(Conversion.visitor_id == visitor_id).order_by(Conversion.id)
-    ).all()
-    signups = db.session.scalars(
-        select(Signup).where(Signup.visitor_id == visitor_id).order_by(Signup.id)
-    ).all()
+    from app.engine.profile import interest_now
+
+    state = load_visitor(visitor_id)
+
+    def rows(model: Any, order: Any) -> Sequence[Any]:
+        return db.session.scalars(select(model).where(model.visitor_id == visitor_id).order_by(order)).all()
+
+    facts = state.facts if state else None
     return {
         "visitor_id": visitor_id,
         "visitor": None
-        if visitor is None
+        if state is None
         else {
-            "first_seen": _iso(visitor.created_at),
-            "last_seen": _iso(visitor.last_seen_at),
-            "visits": visitor.visits,
+            "first_seen": _iso(state.created_at),
+            "last_seen": _iso(state.last_seen_at),
+            "visits": state.visits,
             "settings": {
-                "contextual": visitor.contextual,
-                "behavioral": visitor.behavioral,
-                "predictive": visitor.predictive,
+                "contextual": state.contextual,
+                "behavioral": state.behavioral,
+                "predictive": state.predictive,
             },
+        },
+        "profile": None
+        if facts is None
+        else {
+            "pages_viewed": facts.page_views,
+            "pricing_views": facts.pricing_views,
+            "articles_read": facts.articles_read,
+            "clicks": facts.clicks,
+            "scroll_samples": facts.scroll_samples,
+            "average_scroll_depth": round(facts.scroll_total / facts.scroll_samples, 1)
+            if facts.scroll_samples
+            else None,
+            "dwell_samples": facts.dwell_samples,
+            "total_dwell_seconds": round(facts.dwell_ms_total / 1000, 1),
+            "converted": facts.converted,
+            "last_article": facts.last_article,
+            "recent_pages": list(facts.recent_pages),
+            "previous_visit": _iso(facts.previous_visit_at),
+            "topic_interest": {t: round(v, 3) for t, v in sorted(interest_now(facts, now).items())},
+            "guides_read_by_topic": {t: n for t, (_, n) in sorted(facts.interests.items())},
         },
         "page_views": [
             {"path": e.path, "at": _iso(e.created_at), "holdout": e.holdout, "blocks": e.blocks}
-            for e in exposures
+            for e in rows(Exposure, Exposure.id)
+        ],
+        "events": [
+            {
+                "type": e.type,
+                "page": e.page,
+                "block": e.block,
+                "variant": e.variant,
+                "target": e.target,
+                "depth": e.depth,
+                "ms": e.ms,
+                "at": _iso(e.created_at),
+            }
+            for e in rows(Event, Event.id)
+        ],
+        "rate_limit_windows": [
+            {"window_start": _iso(datetime(1970, 1, 1) + timedelta(minutes=r.window)), "requests": r.count}
+            for r in db.session.scalars(select(RateLimit).where(RateLimit.key == f"visitor:{visitor_id}"))
         ],
         "conversions": [
             {"goal": c.goal, "path": c.path, "at": _iso(c.created_at), "holdout": c.holdout}
-            for c in conversions
+            for c in rows(Conversion, Conversion.id)
         ],
         "signups": [
             {"name": s.name, "email": s.email, "company_size": s.company_size, "at": _iso(s.created_at)}
-            for s in signups
+            for s in rows(Signup, Signup.id)
         ],
     }
+
+
+def hit_rate_limits(limits: Sequence[tuple[str, int]], now: datetime) -> int | None:
+    """Count one request against each ``(key, per-minute limit)``; shared by all processes.
+
+    Returns None when every key is within its limit, else the seconds until
+    the current minute ends (for Retry-After). The counting is an upsert whose
+    update is an increment, committed at once.
+    """
+    window = int((now - datetime(1970, 1, 1)).total_seconds() // 60)
+    over = False
+    for key, limit in limits:
+        statement = _insert(RateLimit).values(key=key, window=window, count=1)
+        count = db.session.scalar(
+            statement.on_conflict_do_update(
+                index_elements=[RateLimit.key, RateLimit.window], set_={"count": RateLimit.count + 1}
+            ).returning(RateLimit.count)
+        )
+        over = over or (count or 0) > limit
+    db.session.commit()
+    if not over:
+        return None
+    return max(1, 60 - int((now - datetime(1970, 1, 1)).total_seconds()) % 60)
+
+
+def purge(now: datetime, *, retention: timedelta) -> dict[str, int]:
+    """Delete raw events older than ``retention`` and finished rate-limit windows.
+
+    Profiles (the aggregates) are kept. Returns how many rows went.
+    """
+    events = db.session.execute(delete(Event).where(Event.created_at < now - retention)).rowcount
+    current = int((now - datetime(1970, 1, 1)).total_seconds() // 60)
+    windows = db.session.execute(delete(RateLimit).where(RateLimit.window < current - 1)).rowcount
+    db.session.commit()
+    return {"events": events or 0, "rate_limit_windows": windows or 0}

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from flask import Flask, render_template
+from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -33,8 +34,12 @@ def init_app(app: Flask) -> None:
         )
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> tuple[str, int]:
+    def http_error(error: HTTPException) -> tuple[Any, int]:
         code = error.code or 500
+        if request.path == "/events":
+            # The beacon speaks JSON, errors included.
+            reason = "the body may be at most 65536 bytes" if code == 413 else _MESSAGES.get(code, error.name)
+            return jsonify(error=reason), code
         if isinstance(error, InternalServerError):
             return _page(500, "Something went wrong on our side.")
         description = error.description if code == 403 and error.description else None

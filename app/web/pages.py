@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 
 from app import store
 from app.content import Page, Site, current_site
-from app.engine import Explanation, PageDecision, Profile, Scores, decide, explain
+from app.engine import Explanation, PageDecision, Scores, decide, explain
 from app.engine.bucketing import in_holdout
 from app.engine.model import BlockDecision
 from app.web.context import country_names
@@ -49,13 +49,20 @@ class RenderedBlock:
         return fields
 
 
+def explanation_names(site: Site) -> dict[str, str]:
+    """Display names for explanations: countries, and page titles for ``page:<path>``."""
+    names = dict(country_names())
+    names.update({f"page:{p.path}": p.title for p in site.pages.values()})
+    return names
+
+
 def resolve(site: Site, page: Page, visit: Visit) -> PageDecision:
     """Run the engine for this visit (bots and the holdout get the default page)."""
     return decide(
         page.spec,
         site.catalog,
         visit.context(),
-        Profile(),
+        visit.profile(),
         Scores(),
         visit.preferences,
         holdout_share=current_app.config["HOLDOUT_SHARE"],
@@ -66,7 +73,7 @@ def render_page(page: Page, status: int = 200, **extra: Any) -> tuple[str, int]:
     site = current_site()
     visit = current_visit()
     decision = resolve(site, page, visit)
-    names = country_names()
+    names = explanation_names(site)
     blocks = [RenderedBlock(b, explain(b, names), page.path) for b in decision.blocks]
     if page.layout == "guides":
         extra.update(guides=site.guides(), topics=site.topics)
@@ -78,7 +85,15 @@ def render_page(page: Page, status: int = 200, **extra: Any) -> tuple[str, int]:
         store.count_bot_request(visit.now.date())
     else:
         assert visit.visitor_id is not None
-        store.record_render(visit.visitor_id, visit.row, decision, visit.now)
+        view = store.PageView(
+            path=page.path,
+            topics=page.topics,
+            article=page.layout == "article",
+            pricing=page.path == "/pricing",
+        )
+        store.record_render(
+            visit.visitor_id, visit.state, decision, visit.now, view=view, profile=visit.tracked
+        )
     return html, status
 
 
@@ -127,7 +142,7 @@ def signup() -> tuple[str, int] | Response:
     assert visit.visitor_id is not None
     store.record_conversion(
         visit.visitor_id,
-        visit.row,
+        visit.state,
         goal="signup",
         path="/signup",
         holdout=in_holdout(visit.visitor_id, current_app.config["HOLDOUT_SHARE"]),

@@ -29,7 +29,7 @@ def show() -> str:
         prefs=visit.preferences,
         gpc=visit.info.gpc,
         message=_MESSAGES.get(request.args.get("done", "")),
-        stored=store.stored_counts(visitor_id) if visit.row is not None else {},
+        stored=store.stored_counts(visitor_id) if visit.state is not None else {},
         visitor_id_short=visitor_id[:8],
     )
 
@@ -45,7 +45,7 @@ def _tracked_visit():  # type: ignore[no-untyped-def]
 def save() -> Response:
     visit = _tracked_visit()
     settings = {layer: request.form.get(layer) == "on" for layer in LAYERS}
-    store.save_preferences(visit.visitor_id, visit.row, settings, visit.now)
+    store.save_preferences(visit.visitor_id, visit.state, settings, visit.now)
     return redirect("/preferences?done=saved", code=303)
 
 
@@ -59,7 +59,7 @@ def reset() -> Response:
 @bp.get("/export")
 def export() -> Response:
     visit = _tracked_visit()
-    body = json.dumps(store.export_visitor(visit.visitor_id), indent=2, ensure_ascii=False)
+    body = json.dumps(store.export_visitor(visit.visitor_id, visit.now), indent=2, ensure_ascii=False)
     response = Response(body, mimetype="application/json")
     response.headers["Content-Disposition"] = 'attachment; filename="my-tessera-data.json"'
     return response

@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 from flask import Response, current_app, g, request
 
 from app import store
-from app.engine import Context, Preferences
-from app.store.models import Visitor
+from app.engine import Context, Preferences, Profile
+from app.engine.profile import build_profile
+from app.store import VisitorState
 from app.web.context import (
     VISITOR_COOKIE,
     RequestInfo,
@@ -28,7 +29,7 @@ class Visit:
 
     info: RequestInfo
     visitor_id: str | None
-    row: Visitor | None
+    state: VisitorState | None
     new_cookie: bool
     now: datetime
 
@@ -38,13 +39,24 @@ class Visit:
 
     @property
     def returning(self) -> bool:
-        if self.row is None:
+        if self.state is None:
             return False
-        return self.row.visits > 1 or self.now - self.row.last_seen_at > store.VISIT_GAP
+        return self.state.visits > 1 or self.now - self.state.last_seen_at > store.VISIT_GAP
 
     @property
     def preferences(self) -> Preferences:
-        return effective_preferences(self.row, gpc=self.info.gpc)
+        return effective_preferences(self.state, gpc=self.info.gpc)
+
+    @property
+    def tracked(self) -> bool:
+        """True when behavior may be recorded: a person who allows the behavioral layer."""
+        return not self.is_bot and self.preferences.behavioral
+
+    def profile(self) -> Profile:
+        """The ``behavior.*`` attributes, empty until there is enough evidence."""
+        if self.state is None:
+            return Profile()
+        return build_profile(self.state.facts, self.now, min_evidence=current_app.config["MIN_EVIDENCE"])
 
     def context(self) -> Context:
         return build_context(
@@ -56,7 +68,7 @@ class Visit:
         )
 
 
-def effective_preferences(row: Visitor | None, *, gpc: bool) -> Preferences:
+def effective_preferences(state: VisitorState | None, *, gpc: bool) -> Preferences:
     """The visitor's explicit choices win; unset layers default to on, except that
     Sec-GPC: 1 turns behavioral and predictive off until the visitor turns them on."""
 
@@ -64,9 +76,9 @@ def effective_preferences(row: Visitor | None, *, gpc: bool) -> Preferences:
         return default if value is None else value
 
     return Preferences(
-        contextual=pick(row.contextual if row else None, True),
-        behavioral=pick(row.behavioral if row else None, not gpc),
-        predictive=pick(row.predictive if row else None, not gpc),
+        contextual=pick(state.contextual if state else None, True),
+        behavioral=pick(state.behavioral if state else None, not gpc),
+        predictive=pick(state.predictive if state else None, not gpc),
     )
 
 
@@ -85,17 +97,17 @@ def current_visit() -> Visit:
         geo_header=current_app.config["GEO_HEADER"],
     )
     now = datetime.now(UTC).replace(tzinfo=None)
-    row = None
+    state = None
     new_cookie = False
     visitor_id = info.visitor_id
     if info.device != "bot":
         if visitor_id is not None:
-            row = store.load_visitor(visitor_id)
-        if visitor_id is None or row is None:
+            state = store.load_visitor(visitor_id)
+        if visitor_id is None or state is None:
             # No cookie, a forged one, or an id we no longer hold: start fresh.
             visitor_id = new_visitor_id()
             new_cookie = True
-    visit = Visit(info=info, visitor_id=visitor_id, row=row, new_cookie=new_cookie, now=now)
+    visit = Visit(info=info, visitor_id=visitor_id, state=state, new_cookie=new_cookie, now=now)
     g.tessera_visit = visit
     return visit
 
@@ -104,7 +116,7 @@ def restart_visit() -> Visit:
     """After erasure: a brand-new anonymous id for the rest of this request."""
     visit = current_visit()
     visit.visitor_id = new_visitor_id()
-    visit.row = None
+    visit.state = None
     visit.new_cookie = True
     return visit
 

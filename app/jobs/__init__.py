@@ -1,0 +1,170 @@
+"""Scheduled jobs: each is a plain function, a CLI command and an APScheduler job.
+
+Exactly-once per interval across processes and hosts: before a job runs, its
+run is claimed in the ``job_runs`` table under a unique (job, slot) key, where
+the slot is the interval the run belongs to. A second scheduler started by
+mistake, or a CLI run in the same interval, finds the slot taken and does no
+duplicate work. ``flask jobs run NAME --force`` runs a job regardless.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy.exc import SQLAlchemyError
+
+from app import store
+from app.extensions import db
+from app.jobs.runs import claim_run, finish_run, recent_runs
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    """A job: what it does and how often (a config key holding seconds)."""
+
+    name: str
+    run: Callable[[datetime], dict[str, Any]]
+    interval_key: str
+    description: str
+
+
+def _purge(now: datetime) -> dict[str, Any]:
+    days = current_app.config["EVENT_RETENTION_DAYS"]
+    return store.purge(now, retention=timedelta(days=days))
+
+
+JOBS: dict[str, Job] = {
+    job.name: job
+    for job in (
+        Job("purge", _purge, "PURGE_INTERVAL", "Delete raw events past the retention; profiles stay."),
+    )
+}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def run_job(name: str, *, force: bool = False, now: datetime | None = None) -> dict[str, Any] | None:
+    """Run a job once for the current interval; None when another run already has it."""
+    job = JOBS[name]
+    now = now or _now()
+    interval = int(current_app.config[job.interval_key])
+    slot = int(now.timestamp() // interval) if not force else -int(now.timestamp() * 1000)
+    owner = f"{socket.gethostname()}:{os.getpid()}"
+    run_id = claim_run(name, slot, owner, now)
+    if run_id is None:
+        log.info("job %s: slot %s already taken, skipped", name, slot)
+        return None
+    try:
+        result = job.run(now)
+    except Exception as exc:  # a failed job is recorded and logged, never raised into the scheduler
+        db.session.rollback()
+        finish_run(run_id, _now(), ok=False, detail=f"{type(exc).__name__}: {exc}")
+        log.exception("job %s failed", name)
+        raise
+    finish_run(run_id, _now(), ok=True, detail=str(result))
+    log.info("job %s done: %s", name, result)
+    return result
+
+
+jobs_cli = AppGroup("jobs", help="Run and schedule Tessera's jobs.")
+
+
+@jobs_cli.command("run")
+@click.argument("name", type=click.Choice(sorted(JOBS)))
+@click.option("--force", is_flag=True, help="Run even if this interval's run already happened.")
+def run_command(name: str, force: bool) -> None:
+    """Run one job now."""
+    result = run_job(name, force=force)
+    if result is None:
+        click.echo(f"{name}: already ran in this interval (use --force to run again)")
+    else:
+        click.echo(f"{name}: {result}")
+
+
+@jobs_cli.command("list")
+def list_command() -> None:
+    """List the jobs, their intervals and recent runs."""
+    for job in JOBS.values():
+        click.echo(f"{job.name:<8} every {current_app.config[job.interval_key]}s  {job.description}")
+    for run in recent_runs(10):
+        click.echo(f"  {run}")
+
+
+@jobs_cli.command("scheduler")
+def scheduler_command() -> None:
+    """Run the scheduler in the foreground: the dedicated process for multi-worker deployments."""
+    scheduler = build_scheduler(current_app._get_current_object(), blocking=True)  # type: ignore[attr-defined]
+    click.echo(f"scheduler running: {', '.join(JOBS)} (Ctrl+C to stop)")
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+
+
+def build_scheduler(app: Flask, *, blocking: bool = False) -> Any:
+    """An APScheduler with every job: one instance at a time, missed runs coalesced."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="UTC")
+
+    def wrapped(name: str) -> None:
+        with app.app_context():
+            try:
+                run_job(name)
+            except (SQLAlchemyError, Exception):  # already logged and recorded by run_job
+                pass
+
+    for job in JOBS.values():
+        interval = int(app.config[job.interval_key])
+        scheduler.add_job(
+            wrapped,
+            "interval",
+            seconds=interval,
+            args=[job.name],
+            id=job.name,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=max(30, interval // 2),
+            next_run_time=datetime.now(UTC) + timedelta(seconds=min(interval, 60)),
+        )
+    return scheduler
+
+
+_started: dict[int, Any] = {}
+_lock = threading.Lock()
+
+
+def init_app(app: Flask) -> None:
+    """Register the CLI; start the in-process scheduler with the first request if configured."""
+    app.cli.add_command(jobs_cli)
+    if app.config["SCHEDULER"] != "in-process":
+        return
+    # Under the debug reloader only the serving child runs it; the watcher never serves.
+    if app.debug and os.environ.get("WERKZEUG_RUN_MAIN") not in (None, "true"):
+        return
+
+    @app.before_request
+    def start_scheduler() -> None:
+        if id(app) in _started:
+            return
+        with _lock:
+            if id(app) not in _started:
+                scheduler = build_scheduler(app)
+                scheduler.start()
+                _started[id(app)] = scheduler
+                log.info("in-process scheduler started (pid %s)", os.getpid())
