@@ -9,6 +9,7 @@ duplicate work. ``flask jobs run NAME --force`` runs a job regardless.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -21,7 +22,6 @@ from typing import Any
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
-from sqlalchemy.exc import SQLAlchemyError
 
 from app import store
 from app.extensions import db
@@ -109,10 +109,8 @@ def scheduler_command() -> None:
     """Run the scheduler in the foreground: the dedicated process for multi-worker deployments."""
     scheduler = build_scheduler(current_app._get_current_object(), blocking=True)  # type: ignore[attr-defined]
     click.echo(f"scheduler running: {', '.join(JOBS)} (Ctrl+C to stop)")
-    try:
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
         scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        pass
 
 
 def build_scheduler(app: Flask, *, blocking: bool = False) -> Any:
@@ -123,11 +121,9 @@ def build_scheduler(app: Flask, *, blocking: bool = False) -> Any:
     scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="UTC")
 
     def wrapped(name: str) -> None:
-        with app.app_context():
-            try:
-                run_job(name)
-            except (SQLAlchemyError, Exception):  # already logged and recorded by run_job
-                pass
+        # A failure is already logged and recorded by run_job; the scheduler goes on.
+        with app.app_context(), contextlib.suppress(Exception):
+            run_job(name)
 
     for job in JOBS.values():
         interval = int(app.config[job.interval_key])

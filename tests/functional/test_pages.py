@@ -61,23 +61,15 @@ def test_phone_and_desktop_get_different_variants(client: FlaskClient) -> None:
 
 
 def test_phone_gets_the_light_first_order(client: FlaskClient) -> None:
-    assert block_order(get(client, "/", DESKTOP)) == [
-        "home-hero",
-        "home-announcement",
-        "home-features",
-        "home-testimonial",
-        "home-guides",
-        "home-cta",
-    ]
+    declared = ["home-hero", "home-announcement", "home-features", "home-privacy", "home-growth",
+                "home-testimonial", "home-guides", "home-cta"]  # fmt: skip
+    assert block_order(get(client, "/", DESKTOP)) == declared
     phone = get(client, "/", IPHONE)
     assert block_order(phone) == [
-        "home-hero",
-        "home-announcement",
-        "home-testimonial",
-        "home-guides",
-        "home-features",
-        "home-cta",
-    ]
+        "home-hero", "home-announcement", "home-testimonial", "home-growth", "home-guides",
+        "home-privacy", "home-features", "home-cta"]  # fmt: skip
+    moved = blocks(phone)["home-features"]
+    assert moved["layer"] == "contextual" and "placed where it is because you're on a phone" in moved["why"]
 
 
 def test_tablet_is_not_treated_as_a_phone(client: FlaskClient) -> None:
