@@ -149,13 +149,16 @@ def _order_by_interest(
     if not topic:
         return None, None
 
-    def about(slot: Slot) -> bool:
+    def closeness(slot: Slot) -> int:
+        # 0: mainly about the topic (listed first), 1: also about it, 2: not about it.
         variant = hits.get(slot.block) or catalog.defaults.get(slot.block)
         topics = (variant.topics if variant else ()) or slot.topics
-        return topic in topics
+        if topics[:1] == (topic,):
+            return 0
+        return 1 if topic in topics else 2
 
     flexible = [slot for slot in page.slots if not slot.pinned]
-    wanted = [s for s in flexible if about(s)] + [s for s in flexible if not about(s)]
+    wanted = sorted(flexible, key=closeness)  # stable: ties keep the page's order
     if wanted == flexible:
         return None, None
     queue = iter(wanted)
