@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -42,6 +42,33 @@ def _insert(model: Any) -> Any:
     return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
 
 
+_STATEMENTS: dict[tuple[str, str], Any] = {}
+
+
+def _upsert_increment(
+    model: Any, keys: tuple[str, ...], increments: tuple[str, ...], returning: str | None = None
+) -> Any:
+    """A cached INSERT .. ON CONFLICT (keys) DO UPDATE SET col = col + excluded.col.
+
+    Built once per dialect and table, executed with parameters (many rows at
+    once where there are many): hot paths pay no statement construction.
+    """
+    dialect = db.session.get_bind().dialect.name
+    cache_key = (dialect, model.__tablename__, returning or "")
+    statement = _STATEMENTS.get(cache_key)
+    if statement is None:
+        table = model.__table__
+        insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+        statement = insert.on_conflict_do_update(
+            index_elements=[table.c[k] for k in keys],
+            set_={c: table.c[c] + insert.excluded[c] for c in increments},
+        )
+        if returning:
+            statement = statement.returning(table.c[returning])
+        _STATEMENTS[cache_key] = statement
+    return statement
+
+
 def _update(model: Any) -> Any:
     """An UPDATE that leaves the session's objects alone (rows never outlive the read)."""
     return update(model).execution_options(synchronize_session=False)
@@ -61,47 +88,57 @@ class VisitorState:
     facts: ProfileFacts = field(default_factory=ProfileFacts)
 
 
+_VISITOR_COLUMNS = (
+    "id", "created_at", "last_seen_at", "visits", "contextual", "behavioral", "predictive",
+    "previous_visit_at", "page_views", "pricing_views", "articles_read", "clicks", "scroll_total",
+    "scroll_samples", "dwell_ms_total", "dwell_samples", "converted", "last_article", "recent_pages",
+)  # fmt: skip
+
+
 def load_visitor(visitor_id: str) -> VisitorState | None:
-    """The visitor and their whole profile in one query, or None for an unknown id."""
+    """The visitor and their whole profile in one query, or None for an unknown id.
+
+    A Core query into plain values (no ORM objects to track): this runs on
+    every request.
+    """
+    visitors, interests = Visitor.__table__, TopicInterest.__table__
     rows = db.session.execute(
-        select(Visitor, TopicInterest)
-        .outerjoin(TopicInterest, TopicInterest.visitor_id == Visitor.id)
-        .where(Visitor.id == visitor_id)
-    ).all()
+        select(*(visitors.c[name] for name in _VISITOR_COLUMNS), interests.c.topic, interests.c.score,
+               interests.c.articles)
+        .outerjoin(interests, interests.c.visitor_id == visitors.c.id)
+        .where(visitors.c.id == visitor_id)
+    ).all()  # fmt: skip
+    # End the read here: the write that follows starts its own short transaction.
+    db.session.rollback()
     if not rows:
-        db.session.rollback()
         return None
-    v: Visitor = rows[0][0]
-    interests = {t.topic: (t.score, t.articles) for _, t in rows if t is not None}
-    state = VisitorState(
-        id=v.id,
-        created_at=v.created_at,
-        last_seen_at=v.last_seen_at,
-        visits=v.visits,
-        contextual=v.contextual,
-        behavioral=v.behavioral,
-        predictive=v.predictive,
+    v = dict(zip(_VISITOR_COLUMNS, rows[0], strict=False))
+    topics = {row.topic: (row.score, row.articles) for row in rows if row.topic is not None}
+    return VisitorState(
+        id=v["id"],
+        created_at=v["created_at"],
+        last_seen_at=v["last_seen_at"],
+        visits=v["visits"],
+        contextual=v["contextual"],
+        behavioral=v["behavioral"],
+        predictive=v["predictive"],
         facts=ProfileFacts(
-            visits=v.visits,
-            page_views=v.page_views,
-            pricing_views=v.pricing_views,
-            articles_read=v.articles_read,
-            clicks=v.clicks,
-            scroll_total=v.scroll_total,
-            scroll_samples=v.scroll_samples,
-            dwell_ms_total=v.dwell_ms_total,
-            dwell_samples=v.dwell_samples,
-            converted=v.converted,
-            last_article=v.last_article,
-            recent_pages=tuple(v.recent_pages or ()),
-            previous_visit_at=v.previous_visit_at,
-            interests=interests,
+            visits=v["visits"],
+            page_views=v["page_views"],
+            pricing_views=v["pricing_views"],
+            articles_read=v["articles_read"],
+            clicks=v["clicks"],
+            scroll_total=v["scroll_total"],
+            scroll_samples=v["scroll_samples"],
+            dwell_ms_total=v["dwell_ms_total"],
+            dwell_samples=v["dwell_samples"],
+            converted=v["converted"],
+            last_article=v["last_article"],
+            recent_pages=tuple(v["recent_pages"] or ()),
+            previous_visit_at=v["previous_visit_at"],
+            interests=topics,
         ),
     )
-    # End the read here: rows never leave the store, and the write that follows
-    # starts its own short transaction.
-    db.session.rollback()
-    return state
 
 
 def _touch(visitor_id: str, state: VisitorState | None, now: datetime) -> None:
@@ -121,19 +158,16 @@ def _touch(visitor_id: str, state: VisitorState | None, now: datetime) -> None:
 
 def _add_interest(visitor_id: str, deltas: dict[str, tuple[float, int]]) -> None:
     """Add to topic interests: an upsert whose update is a plain increment."""
-    for topic, (score, articles) in sorted(deltas.items()):
-        statement = _insert(TopicInterest).values(
-            visitor_id=visitor_id, topic=topic, score=score, articles=articles
-        )
-        db.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[TopicInterest.visitor_id, TopicInterest.topic],
-                set_={
-                    "score": TopicInterest.score + statement.excluded.score,
-                    "articles": TopicInterest.articles + statement.excluded.articles,
-                },
-            )
-        )
+    if not deltas:
+        return
+    statement = _upsert_increment(TopicInterest, ("visitor_id", "topic"), ("score", "articles"))
+    db.session.connection().execute(
+        statement,
+        [
+            {"visitor_id": visitor_id, "topic": topic, "score": score, "articles": articles}
+            for topic, (score, articles) in sorted(deltas.items())
+        ],
+    )
 
 
 @dataclass(frozen=True)
@@ -226,19 +260,30 @@ def record_events(visitor_id: str, events: Sequence[NewEvent], now: datetime, *,
         }
         for e in events
     ]
-    stored = set(
-        db.session.scalars(
-            _insert(Event)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=[Event.visitor_id, Event.event_id])
-            .returning(Event.event_id)
-        )
+    # One cached statement executed for many rows ("insertmanyvalues"): cheap
+    # to compile, batched on the wire, and RETURNING says which ids were new.
+    table = Event.__table__
+    statement = (
+        _insert(table)
+        .on_conflict_do_nothing(index_elements=[table.c.visitor_id, table.c.event_id])
+        .returning(table.c.event_id)
     )
+    stored = set(db.session.connection().execute(statement, rows).scalars())
     fresh = [e for e in events if e.event_id in stored]
     if profile and fresh:
         _fold_into_profile(visitor_id, fresh, now)
     db.session.commit()
     return stored
+
+
+_V = Visitor.__table__
+#: Adds a batch's engagement totals to the visitor's profile (built once).
+_FOLD = (
+    update(_V)
+    .where(_V.c.id == bindparam("visitor"))
+    .values({c: _V.c[c] + bindparam(c) for c in ("clicks", "scroll_total", "scroll_samples",
+                                                   "dwell_ms_total", "dwell_samples")})
+)  # fmt: skip
 
 
 def _fold_into_profile(visitor_id: str, events: Iterable[NewEvent], now: datetime) -> None:
@@ -259,16 +304,16 @@ def _fold_into_profile(visitor_id: str, events: Iterable[NewEvent], now: datetim
             gain = WEIGHTS["dwell_minute"] * min(e.ms, 300_000) / 60_000
         for topic in e.topics:
             interest[topic] = interest.get(topic, 0.0) + gain
-    db.session.execute(
-        _update(Visitor)
-        .where(Visitor.id == visitor_id)
-        .values(
-            clicks=Visitor.clicks + clicks,
-            scroll_total=Visitor.scroll_total + scroll_total,
-            scroll_samples=Visitor.scroll_samples + scroll_samples,
-            dwell_ms_total=Visitor.dwell_ms_total + dwell_ms,
-            dwell_samples=Visitor.dwell_samples + dwell_samples,
-        )
+    db.session.connection().execute(
+        _FOLD,
+        {
+            "visitor": visitor_id,
+            "clicks": clicks,
+            "scroll_total": scroll_total,
+            "scroll_samples": scroll_samples,
+            "dwell_ms_total": dwell_ms,
+            "dwell_samples": dwell_samples,
+        },
     )
     scale = growth(now)
     _add_interest(visitor_id, {t: (g * scale, 0) for t, g in interest.items() if g > 0})
@@ -294,12 +339,8 @@ def record_conversion(
 
 def count_bot_request(today: date) -> None:
     """Add one to today's aggregate bot count (an upsert, safe across processes)."""
-    statement = _insert(BotRequests).values(day=today, requests=1)
-    db.session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[BotRequests.day], set_={"requests": BotRequests.requests + 1}
-        )
-    )
+    statement = _upsert_increment(BotRequests, ("day",), ("requests",))
+    db.session.connection().execute(statement, {"day": today, "requests": 1})
     db.session.commit()
 
 
@@ -454,21 +495,19 @@ def hit_rate_limits(limits: Sequence[tuple[str, int]], now: datetime) -> int | N
 
     Returns None when every key is within its limit, else the seconds until
     the current minute ends (for Retry-After). The counting is an upsert whose
-    update is an increment, committed at once.
+    update is an increment. Over the limit, the count is committed here;
+    within it, the count commits with the caller's writes (one transaction).
     """
     window = int((now - datetime(1970, 1, 1)).total_seconds() // 60)
     over = False
+    statement = _upsert_increment(RateLimit, ("key", "window"), ("count",), returning="count")
+    connection = db.session.connection()
     for key, limit in limits:
-        statement = _insert(RateLimit).values(key=key, window=window, count=1)
-        count = db.session.scalar(
-            statement.on_conflict_do_update(
-                index_elements=[RateLimit.key, RateLimit.window], set_={"count": RateLimit.count + 1}
-            ).returning(RateLimit.count)
-        )
+        count = connection.execute(statement, {"key": key, "window": window, "count": 1}).scalar()
         over = over or (count or 0) > limit
-    db.session.commit()
     if not over:
         return None
+    db.session.commit()
     return max(1, 60 - int((now - datetime(1970, 1, 1)).total_seconds()) % 60)
 
 

@@ -21,7 +21,7 @@ from werkzeug.wrappers import Response
 
 from app import store
 from app.content import Site, current_site
-from app.extensions import csrf
+from app.extensions import csrf, db
 from app.web.visit import current_visit
 
 bp = Blueprint("events", __name__)
@@ -146,12 +146,16 @@ def ingest() -> tuple[Response, int]:
         response.headers["Retry-After"] = str(retry)
         return response, status
     body = request.get_json(silent=True)
+    problem = None
     if not isinstance(body, Mapping) or set(body) != {"events"} or not isinstance(body["events"], list):
-        return _error(400, 'the body must be a JSON object {"events": [...]} and nothing else')
-    if not body["events"]:
-        return _error(400, "events is empty")
-    if len(body["events"]) > MAX_EVENTS:
-        return _error(400, f"at most {MAX_EVENTS} events per request")
+        problem = 'the body must be a JSON object {"events": [...]} and nothing else'
+    elif not body["events"]:
+        problem = "events is empty"
+    elif len(body["events"]) > MAX_EVENTS:
+        problem = f"at most {MAX_EVENTS} events per request"
+    if problem is not None:
+        db.session.commit()  # the request still counts against the rate limit
+        return _error(400, problem)
     site = current_site()
     seen: set[str] = set()
     valid: list[store.NewEvent] = []
