@@ -47,10 +47,35 @@ def contexts() -> list[dict[str, str]]:
     ]
 
 
+TOPIC_GUIDES = (
+    ("/guides/cookieless-measurement", "/guides/consent-without-dark-patterns"),
+    ("/guides/reading-your-first-dashboard", "/guides/funnels-that-tell-the-truth"),
+    ("/guides/experiments-for-small-teams", "/guides/retention-before-acquisition"),
+)
+
+
+def build_profile(client, ctx: dict[str, str], topic: int) -> None:  # type: ignore[no-untyped-def]
+    """Browse like a reader of one topic, twice on pricing, with beacon events."""
+    import uuid
+
+    headers = {"User-Agent": ctx["ua"]}
+    guides = TOPIC_GUIDES[topic]
+    for path in (*guides, guides[0], "/pricing", "/pricing", "/guides"):
+        client.get(path, headers=headers, environ_base={"REMOTE_ADDR": ctx["ip"]})
+    events = [{"id": str(uuid.uuid4()), "type": "dwell", "page": guides[0], "ms": 40_000},
+              {"id": str(uuid.uuid4()), "type": "scroll", "page": guides[0], "depth": 90}]  # fmt: skip
+    client.post("/events", json={"events": events}, headers={**headers, "Origin": "http://localhost"})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=300, help="renders per mode")
     parser.add_argument("--path", default="/")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="give every visitor a full behavioral profile first (guides read, pricing, events)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -68,6 +93,9 @@ def main() -> None:
             for client in (on, off):
                 client.set_cookie("tz", ctx["tz"])
             off.post("/preferences", data={}, headers={"User-Agent": ctx["ua"]})  # every layer off
+            if args.profile:
+                for client in (on, off):
+                    build_profile(client, ctx, topic=len(pairs) % 3)
             pairs.append((ctx, on, off))
 
         def render(client, ctx) -> float:  # type: ignore[no-untyped-def]
@@ -136,7 +164,8 @@ def main() -> None:
             engine_us, engine_median = min(runs), statistics.median(runs)
 
     med_on, med_off = statistics.median(personalized), statistics.median(plain)
-    print(f"page {args.path}: {len(pairs)} visitor contexts, {args.rounds} renders per mode")
+    kind = "with a full behavioral profile" if args.profile else "new visitors"
+    print(f"page {args.path}: {len(pairs)} visitor contexts ({kind}), {args.rounds} renders per mode")
     for label, times in (("personalized", personalized), ("personalization off", plain)):
         p90 = statistics.quantiles(times, n=10)[8]
         print(f"{label:>20}: median {statistics.median(times) * 1e3:7.3f} ms   p90 {p90 * 1e3:7.3f} ms")

@@ -42,7 +42,9 @@ def _insert(model: Any) -> Any:
     return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
 
 
-_STATEMENTS: dict[tuple[str, str], Any] = {}
+_V = Visitor.__table__
+_EXPOSURES = Exposure.__table__
+_STATEMENTS: dict[tuple[str, str, str], Any] = {}
 
 
 def _upsert_increment(
@@ -191,34 +193,49 @@ def record_render(
 ) -> None:
     """Record a render: the exposure (every block in one row) and, with ``profile``, the page view.
 
-    One short transaction. ``profile`` is False when the visitor switched
-    behavioral personalization off: then no profile is built.
+    One short transaction: one statement for the visitor (visit, recency and
+    profile together), one for the exposure, and one upsert when the page has
+    topics. ``profile`` is False when the visitor switched behavioral
+    personalization off: then no profile is built.
     """
-    _touch(visitor_id, state, now)
-    db.session.add(
-        Exposure(
-            visitor_id=visitor_id,
-            path=decision.path,
-            holdout=decision.holdout,
-            blocks=[{"block": b.block, "variant": b.variant.id, "layer": b.layer} for b in decision.blocks],
-            created_at=now,
-        )
-    )
+    connection = db.session.connection()
+    counts: dict[str, Any] = {}
     if profile:
         recent = [view.path, *(p for p in (state.facts.recent_pages if state else ()) if p != view.path)]
-        values: dict[str, Any] = {
-            "page_views": Visitor.page_views + 1,
-            "recent_pages": recent[:RECENT_PAGES],
-        }
+        counts = {"page_views": 1, "recent_pages": recent[:RECENT_PAGES]}
         if view.pricing:
-            values["pricing_views"] = Visitor.pricing_views + 1
+            counts["pricing_views"] = 1
         if view.article:
-            values["articles_read"] = Visitor.articles_read + 1
-            values["last_article"] = view.path
-        db.session.execute(_update(Visitor).where(Visitor.id == visitor_id).values(**values))
-        if view.topics:
-            weight = WEIGHTS["view"] * growth(now)
-            _add_interest(visitor_id, {t: (weight, 1 if view.article else 0) for t in view.topics})
+            counts.update(articles_read=1, last_article=view.path)
+    if state is None:
+        connection.execute(
+            _insert(_V)
+            .values(id=visitor_id, created_at=now, last_seen_at=now, visits=1,
+                    **{"recent_pages": [], **counts})
+            .on_conflict_do_nothing(index_elements=[_V.c.id])
+        )  # fmt: skip
+    else:
+        values: dict[str, Any] = {"last_seen_at": now}
+        if now - state.last_seen_at > VISIT_GAP:
+            values.update(visits=_V.c.visits + 1, previous_visit_at=state.last_seen_at)
+        for column, value in counts.items():
+            values[column] = _V.c[column] + value if isinstance(value, int) else value
+        connection.execute(update(_V).where(_V.c.id == visitor_id).values(values))
+    connection.execute(
+        _EXPOSURES.insert(),
+        {
+            "visitor_id": visitor_id,
+            "path": decision.path,
+            "holdout": decision.holdout,
+            "blocks": [
+                {"block": b.block, "variant": b.variant.id, "layer": b.layer} for b in decision.blocks
+            ],
+            "created_at": now,
+        },
+    )
+    if profile and view.topics:
+        weight = WEIGHTS["view"] * growth(now)
+        _add_interest(visitor_id, {t: (weight, 1 if view.article else 0) for t in view.topics})
     db.session.commit()
 
 
@@ -276,7 +293,6 @@ def record_events(visitor_id: str, events: Sequence[NewEvent], now: datetime, *,
     return stored
 
 
-_V = Visitor.__table__
 #: Adds a batch's engagement totals to the visitor's profile (built once).
 _FOLD = (
     update(_V)

@@ -193,8 +193,8 @@ def test_bots_are_counted_not_stored(app: Flask, client: FlaskClient) -> None:
 
 
 def test_behavioral_off_stores_nothing(app: Flask, visitor: FlaskClient) -> None:
-    visitor.post("/preferences", data={"csrf_token": csrf_token(visitor), "contextual": "on", "predictive": "on"},
-                 headers={"User-Agent": DESKTOP})  # fmt: skip
+    form = {"csrf_token": csrf_token(visitor), "contextual": "on", "predictive": "on"}
+    visitor.post("/preferences", data=form, headers={"User-Agent": DESKTOP})
     response = post(visitor, {"events": [dwell()]})
     assert response.status_code == 403 and "behavioral personalization is off" in response.get_json()["error"]
     assert stored(app) == 0
