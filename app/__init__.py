@@ -27,6 +27,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from app import config as config_module
     from app import content, jobs, store, web
     from app.extensions import csrf, db
+    from app.ml.serving import ModelCache
 
     app = Flask(
         __name__,
@@ -58,4 +59,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     content.init_app(app)
     web.init_app(app)
     jobs.init_app(app)
+    app.extensions["tessera.models"] = ModelCache(ttl=60.0)
     return app

@@ -47,8 +47,7 @@ def from_environment(instance_path: Path, *, need_secret: bool = True) -> dict[s
     """The settings documented in the README's configuration table."""
     return {
         "SECRET_KEY": _secret_key(instance_path) if need_secret else None,
-        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL")
-        or f"sqlite:///{instance_path / 'tessera.sqlite'}",
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'tessera.sqlite'}",
         "HOLDOUT_SHARE": _float("TESSERA_HOLDOUT_SHARE", 0.10),
         "GEO_HEADER": os.environ.get("TESSERA_GEO_HEADER") or None,
         "PROXY_HOPS": _int("TESSERA_PROXY_HOPS", 0),
@@ -60,6 +59,13 @@ def from_environment(instance_path: Path, *, need_secret: bool = True) -> dict[s
         "EVENT_RETENTION_DAYS": _int("TESSERA_EVENT_RETENTION_DAYS", 90),
         "RATE_LIMIT_VISITOR": _int("TESSERA_RATE_LIMIT_VISITOR", 60),
         "RATE_LIMIT_ADDRESS": _int("TESSERA_RATE_LIMIT_ADDRESS", 600),
+        "SCORE_MAX_AGE_HOURS": _int("TESSERA_SCORE_MAX_AGE_HOURS", 36),
+        "ONLINE_SCORING": os.environ.get("TESSERA_ONLINE_SCORING", "1").lower() not in ("0", "false", "no"),
+        "PREDICTION_WINDOW_DAYS": _int("TESSERA_PREDICTION_WINDOW_DAYS", 2),
+        "ACTIVE_DAYS": _int("TESSERA_ACTIVE_DAYS", 30),
+        "TRAIN_INTERVAL": _int("TESSERA_TRAIN_INTERVAL", 24 * 3600),
+        "SCORE_INTERVAL": _int("TESSERA_SCORE_INTERVAL", 3600),
+        "CLOCK": None,
         "CONTENT_ROOT": os.environ.get("TESSERA_CONTENT_ROOT") or str(ROOT),
         "CONTENT_WATCH": os.environ.get("TESSERA_CONTENT_WATCH", "").lower() in ("1", "true", "yes"),
     }

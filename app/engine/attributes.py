@@ -82,9 +82,7 @@ ATTRIBUTES: dict[str, Attribute] = {
         # (TESSERA_MIN_EVIDENCE page views); until then behavioral rules never fire.
         Attribute("behavior.visits", "behavioral", "number", "Visits so far, this one included."),
         Attribute("behavior.pages_viewed", "behavioral", "number", "Pages viewed before this one."),
-        Attribute(
-            "behavior.pricing_views", "behavioral", "number", "Times the pricing page was viewed before."
-        ),
+        Attribute("behavior.pricing_views", "behavioral", "number", "Times the pricing page was viewed before."),
         Attribute("behavior.articles_read", "behavioral", "number", "Guide pages viewed before."),
         Attribute(
             "behavior.top_topic",
@@ -109,9 +107,7 @@ ATTRIBUTES: dict[str, Attribute] = {
             topical=True,
         ),
         Attribute("behavior.scroll_depth", "behavioral", "number", "Typical scroll depth, percent (0-100)."),
-        Attribute(
-            "behavior.dwell_seconds", "behavioral", "number", "Typical visible time on a page, seconds."
-        ),
+        Attribute("behavior.dwell_seconds", "behavioral", "number", "Typical visible time on a page, seconds."),
         Attribute("behavior.clicks", "behavioral", "number", "Clicks on blocks and their calls to action."),
         Attribute("behavior.converted", "behavioral", "boolean", "True once the visitor has signed up."),
         Attribute("behavior.last_article", "behavioral", "string", "Path of the guide read most recently."),
@@ -121,6 +117,38 @@ ATTRIBUTES: dict[str, Attribute] = {
             "behavioral",
             "number",
             "Days between the previous visit and this one (absent on a first visit).",
+        ),
+        # Predictive: scores from the published models; absent when there is no
+        # fresh score (older than TESSERA_SCORE_MAX_AGE_HOURS counts as none).
+        Attribute(
+            "score.convert",
+            "predictive",
+            "number",
+            "Estimated probability (0-1) that the visitor signs up within the prediction window.",
+            evidence="score.model.convert",
+        ),
+        Attribute(
+            "score.churn",
+            "predictive",
+            "number",
+            "Estimated probability (0-1) that a returning visitor does not come back within the window.",
+            evidence="score.model.churn",
+        ),
+        Attribute(
+            "score.affinity.*",
+            "predictive",
+            "number",
+            "Estimated probability (0-1) that the visitor's next guide is about a topic, e.g. score.affinity.growth.",
+            topical=True,
+            evidence="score.model.affinity",
+        ),
+        Attribute(
+            "score.top_topic",
+            "predictive",
+            "string",
+            "The topic the affinity model expects next, when it gives it at least 0.5.",
+            topical=True,
+            evidence="score.model.affinity",
         ),
     )
 }

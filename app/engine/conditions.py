@@ -91,9 +91,7 @@ class ConditionError(ValueError):
 # --------------------------------------------------------------------------
 
 
-def compile_condition(
-    condition: Mapping[str, Any], saved_groups: Mapping[str, list[Any]] | None = None
-) -> Predicate:
+def compile_condition(condition: Mapping[str, Any], saved_groups: Mapping[str, list[Any]] | None = None) -> Predicate:
     """Compile ``condition`` once into a predicate over an attributes mapping.
 
     ``saved_groups`` maps group ids to member lists for ``$inGroup`` and
@@ -129,9 +127,7 @@ def _is_operator_object(value: Any) -> bool:
     # GrowthBook's rule: an object whose keys all start with "$" holds
     # operators; any other object (including {}) is a literal to compare with.
     return (
-        isinstance(value, Mapping)
-        and len(value) > 0
-        and all(isinstance(k, str) and k.startswith("$") for k in value)
+        isinstance(value, Mapping) and len(value) > 0 and all(isinstance(k, str) and k.startswith("$") for k in value)
     )
 
 
@@ -589,11 +585,7 @@ def _compile_elem_match(arg: Any, path: str, groups: Mapping[str, Any]) -> Predi
         raise ConditionError(path, f"'$elemMatch' needs a condition object, not {_describe(arg)}")
     # Operators test each element itself; any other object is a condition
     # document over each element's fields.
-    inner = (
-        _compile_value(arg, path, groups)
-        if _is_operator_object(arg)
-        else _compile_document(arg, path, groups)
-    )
+    inner = _compile_value(arg, path, groups) if _is_operator_object(arg) else _compile_document(arg, path, groups)
 
     def elem_match(value: Any) -> bool:
         if not (type(value) is list or type(value) is tuple):
@@ -796,8 +788,7 @@ class _Checker:
                 if key in _VALUE_OPERATORS:
                     self.report(
                         path,
-                        f"operator '{key}' must be placed under an attribute, "
-                        f'like {{"device": {{"{key}": ...}}}}',
+                        f'operator \'{key}\' must be placed under an attribute, like {{"device": {{"{key}": ...}}}}',
                     )
                     return
                 if key.startswith("$"):

@@ -82,6 +82,24 @@ def _behavior(attribute: str, value: Any, names: Mapping[str, str]) -> str | Non
     return make() if make else None
 
 
+def _prediction(attribute: str, value: Any) -> str | None:
+    """Plain words for what a model estimates; never more certain than it is."""
+    name = attribute.removeprefix("score.")
+    if name.startswith("affinity."):
+        return f"our model expects {name.split('.', 1)[1]} to interest you next"
+    likely = float(value) >= 0.5 if isinstance(value, int | float) else False
+    phrases = {
+        "convert": "our model estimates a free trial may suit you now"
+        if likely
+        else "our model estimates you're still exploring",
+        "churn": "our model estimates it may be a while before your next visit"
+        if likely
+        else "our model expects you back soon",
+        "top_topic": f"our model expects {value} to interest you next",
+    }
+    return phrases.get(name)
+
+
 def _country(value: Any, names: Mapping[str, str]) -> str:
     return f"you seem to be browsing from {names.get(str(value), str(value))}"
 
@@ -90,6 +108,10 @@ def _phrase(signal: Signal, names: Mapping[str, str]) -> str:
     attribute, value = signal.attribute, signal.value
     if attribute.startswith("behavior."):
         said = _behavior(attribute, value, names)
+        if said is not None:
+            return said
+    if attribute.startswith("score."):
+        said = _prediction(attribute, value)
         if said is not None:
             return said
     phrases: dict[str, Callable[[], str]] = {
@@ -106,6 +128,11 @@ def _phrase(signal: Signal, names: Mapping[str, str]) -> str:
     return make() if make else f"of your {attribute.replace('.', ' ').replace('_', ' ')}"
 
 
+def _models(choice: Choice) -> str:
+    versions = sorted({str(s.value) for s in choice.signals if s.attribute.startswith("score.model.")})
+    return "".join(f" · model {v}" for v in versions)
+
+
 def _join(parts: list[str]) -> str:
     if len(parts) <= 1:
         return "".join(parts)
@@ -119,6 +146,8 @@ def _reasons(choice: Choice, names: Mapping[str, str]) -> list[str]:
         for s in choice.signals
         # "you've read three guides about privacy" says more than "you've mostly been reading about privacy".
         if not (s.attribute == "behavior.top_topic" and f"behavior.topic_articles.{s.value}" in attributes)
+        # Model versions go in the source line, not the sentence.
+        and not s.attribute.startswith("score.model.")
     ]
     return list(dict.fromkeys(_phrase(s, names) for s in signals))
 
@@ -144,7 +173,12 @@ def explain(decision: BlockDecision, names: Mapping[str, str] | None = None) -> 
         details.append(f"Variant “{decision.variant.id}” of the {decision.block} block.")
         if decision.chose.layer == "behavioral":
             details.append("You can reset this history or switch behavioral personalization off.")
-        sources.append(f"{_LAYER_LABEL[decision.chose.layer]} · rule {decision.chose.rule}")
+        if decision.chose.layer == "predictive":
+            details.append(
+                "This is an estimate from a model trained on visits to this site only; "
+                "you can switch predictive personalization off."
+            )
+        sources.append(f"{_LAYER_LABEL[decision.chose.layer]} · rule {decision.chose.rule}{_models(decision.chose)}")
     if decision.moved is not None:
         reasons = _reasons(decision.moved, names)
         sentences.append(
@@ -152,7 +186,7 @@ def explain(decision: BlockDecision, names: Mapping[str, str] | None = None) -> 
             if reasons
             else "This section's place on the page was chosen for your context."
         )
-        sources.append(f"{_LAYER_LABEL[decision.moved.layer]} · rule {decision.moved.rule}")
+        sources.append(f"{_LAYER_LABEL[decision.moved.layer]} · rule {decision.moved.rule}{_models(decision.moved)}")
     details.append("Everyone sees the same navigation; only a few sections of a page adapt.")
     sentence = " ".join(s[0].upper() + s[1:] for s in sentences)
     return Explanation(sentence=sentence, details=tuple(details), source="; ".join(sources))

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from app.engine.attributes import LAYERS, lookup
+from app.engine.attributes import LAYERS, Layer, lookup
 from app.engine.bucketing import in_holdout
 from app.engine.model import (
     BlockDecision,
@@ -35,9 +35,7 @@ from app.engine.model import (
 _NO_PREFS = Preferences(contextual=False, behavioral=False, predictive=False)
 
 
-def build_attributes(
-    context: Context, profile: Profile, scores: Scores, prefs: Preferences
-) -> dict[str, Any]:
+def build_attributes(context: Context, profile: Profile, scores: Scores, prefs: Preferences) -> dict[str, Any]:
     """The attributes conditions see: only those of the layers the visitor allows."""
     attributes: dict[str, Any] = context.attributes() if prefs.contextual else {}
     if prefs.behavioral and profile.attributes:
@@ -82,7 +80,9 @@ def decide(
     # 3. The order of the flexible zone: an editor's arrangement first, else interest.
     order, arrangement = _order(page, attributes, allowed) if layers else (None, None)
     if order is None and "behavioral" in allowed:
-        order, arrangement = _order_by_interest(page, catalog, hits, attributes)
+        order, arrangement = _order_by_interest(page, catalog, hits, attributes, "behavior")
+    if order is None and "predictive" in allowed:
+        order, arrangement = _order_by_interest(page, catalog, hits, attributes, "score")
     # 4. One decision per block, in render order, each with its trace.
     slots = page.slots
     blocks = []
@@ -137,15 +137,21 @@ def _choice(name: str, rule: Rule, attributes: Mapping[str, Any]) -> Choice:
 
 
 def _order_by_interest(
-    page: PageSpec, catalog: Catalog, hits: Mapping[str, Variant], attributes: Mapping[str, Any]
+    page: PageSpec,
+    catalog: Catalog,
+    hits: Mapping[str, Variant],
+    attributes: Mapping[str, Any],
+    source: str,
 ) -> tuple[tuple[Slot, ...] | None, Choice | None]:
     """Move the flexible blocks about the visitor's leading topic to the front of the zone.
 
-    Only a clear leader moves anything (no leader, no change), and the rest keep
-    their relative order, so the page stays recognisable.
+    ``source`` is ``behavior`` (what the visitor read) or ``score`` (what the
+    affinity model expects next). Only a clear leader moves anything (no
+    leader, no change), and the rest keep their relative order, so the page
+    stays recognisable.
     """
-    behavior = attributes.get("behavior")
-    topic = behavior.get("top_topic") if isinstance(behavior, dict) else None
+    values = attributes.get(source)
+    topic = values.get("top_topic") if isinstance(values, dict) else None
     if not topic:
         return None, None
 
@@ -163,13 +169,15 @@ def _order_by_interest(
         return None, None
     queue = iter(wanted)
     order = tuple(slot if slot.pinned else next(queue) for slot in page.slots)
-    signals = [Signal("behavior.top_topic", topic)]
-    articles = _value(attributes, ("behavior", "topic_articles", topic))
-    if articles:
-        signals.append(Signal(f"behavior.topic_articles.{topic}", articles))
-    choice = Choice(rule=f"{page.path} ordered by interest in {topic}", layer="behavioral",
-                    signals=tuple(signals))  # fmt: skip
-    return order, choice
+    signals = [Signal(f"{source}.top_topic", topic)]
+    backing = "topic_articles" if source == "behavior" else "model"
+    extra = _value(attributes, (source, backing, topic if source == "behavior" else "affinity"))
+    if extra:
+        name = f"behavior.topic_articles.{topic}" if source == "behavior" else "score.model.affinity"
+        signals.append(Signal(name, extra))
+    layer: Layer = "behavioral" if source == "behavior" else "predictive"
+    rule = f"{page.path} ordered by {'interest' if source == 'behavior' else 'predicted interest'} in {topic}"
+    return order, Choice(rule=rule, layer=layer, signals=tuple(signals))
 
 
 def _over_budget(page: PageSpec, hits: Mapping[str, Variant]) -> dict[str, tuple[str, ...]]:

@@ -24,6 +24,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from app import store
+from app.clock import utcnow
 from app.extensions import db
 from app.jobs.runs import claim_run, finish_run, recent_runs
 
@@ -47,14 +48,12 @@ def _purge(now: datetime) -> dict[str, Any]:
 
 JOBS: dict[str, Job] = {
     job.name: job
-    for job in (
-        Job("purge", _purge, "PURGE_INTERVAL", "Delete raw events past the retention; profiles stay."),
-    )
+    for job in (Job("purge", _purge, "PURGE_INTERVAL", "Delete raw events past the retention; profiles stay."),)
 }
 
 
 def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+    return utcnow()
 
 
 def run_job(name: str, *, force: bool = False, now: datetime | None = None) -> dict[str, Any] | None:
@@ -62,7 +61,8 @@ def run_job(name: str, *, force: bool = False, now: datetime | None = None) -> d
     job = JOBS[name]
     now = now or _now()
     interval = int(current_app.config[job.interval_key])
-    slot = int(now.timestamp() // interval) if not force else -int(now.timestamp() * 1000)
+    seconds = (now - datetime(1970, 1, 1)).total_seconds()
+    slot = int(seconds // interval) if not force else -int(seconds * 1000)
     owner = f"{socket.gethostname()}:{os.getpid()}"
     run_id = claim_run(name, slot, owner, now)
     if run_id is None:

@@ -45,6 +45,8 @@ class Visitor(db.Model):  # type: ignore[name-defined,misc]
     contextual: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     behavioral: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     predictive: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    #: Whether the browser sent Sec-GPC on the last request (training honours it).
+    gpc: Mapped[bool] = mapped_column(Boolean, default=False)
     #: When the visit before the current one ended (recency).
     previous_visit_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
@@ -176,3 +178,36 @@ class JobRun(db.Model):  # type: ignore[name-defined,misc]
     finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     status: Mapped[str] = mapped_column(String(10))
     detail: Mapped[str | None] = mapped_column(String(500), nullable=True)
+
+
+class MLModel(db.Model):  # type: ignore[name-defined,misc]
+    """A trained model version with its metrics; the newest published one per kind serves."""
+
+    __tablename__ = "ml_models"
+    __table_args__ = (UniqueConstraint("kind", "version", name="uq_ml_models_kind_version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    version: Mapped[int] = mapped_column(Integer)
+    #: published, rejected (not better than the baseline, or too little data) or failed
+    status: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    trained_at: Mapped[datetime] = mapped_column(DateTime)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: What scoring needs, as plain numbers: feature names, scaler, coefficients, classes.
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class Score(db.Model):  # type: ignore[name-defined,misc]
+    """A visitor's latest batch scores; read with the profile, never computed per request."""
+
+    __tablename__ = "scores"
+
+    visitor_id: Mapped[str] = mapped_column(ForeignKey("visitors.id", ondelete="CASCADE"), primary_key=True)
+    convert: Mapped[float | None] = mapped_column(Float, nullable=True)
+    churn: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: topic -> probability that the visitor's next guide is about it
+    affinity: Mapped[dict[str, float] | None] = mapped_column(JSON, nullable=True)
+    #: kind -> version that produced the score
+    models: Mapped[dict[str, int]] = mapped_column(JSON)
+    scored_at: Mapped[datetime] = mapped_column(DateTime, index=True)

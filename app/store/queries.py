@@ -25,6 +25,7 @@ from app.store.models import (
     Event,
     Exposure,
     RateLimit,
+    Score,
     Signup,
     TopicInterest,
     Visitor,
@@ -71,6 +72,21 @@ def _upsert_increment(
     return statement
 
 
+def _upsert_replace(model: Any, keys: tuple[str, ...], columns: tuple[str, ...]) -> Any:
+    """A cached INSERT .. ON CONFLICT (keys) DO UPDATE SET col = excluded.col."""
+    dialect = db.session.get_bind().dialect.name
+    cache_key = (dialect, model.__tablename__, "replace")
+    statement = _STATEMENTS.get(cache_key)
+    if statement is None:
+        table = model.__table__
+        insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+        statement = insert.on_conflict_do_update(
+            index_elements=[table.c[k] for k in keys], set_={c: insert.excluded[c] for c in columns}
+        )
+        _STATEMENTS[cache_key] = statement
+    return statement
+
+
 def _update(model: Any) -> Any:
     """An UPDATE that leaves the session's objects alone (rows never outlive the read)."""
     return update(model).execution_options(synchronize_session=False)
@@ -88,6 +104,18 @@ class VisitorState:
     behavioral: bool | None
     predictive: bool | None
     facts: ProfileFacts = field(default_factory=ProfileFacts)
+    scores: StoredScores | None = None
+
+
+@dataclass(frozen=True)
+class StoredScores:
+    """The visitor's latest batch scores and the model versions behind them."""
+
+    convert: float | None
+    churn: float | None
+    affinity: dict[str, float] | None
+    models: dict[str, int]
+    scored_at: datetime
 
 
 _VISITOR_COLUMNS = (
@@ -103,20 +131,37 @@ def load_visitor(visitor_id: str) -> VisitorState | None:
     A Core query into plain values (no ORM objects to track): this runs on
     every request.
     """
-    visitors, interests = Visitor.__table__, TopicInterest.__table__
+    visitors, interests, scores = Visitor.__table__, TopicInterest.__table__, Score.__table__
     rows = db.session.execute(
-        select(*(visitors.c[name] for name in _VISITOR_COLUMNS), interests.c.topic, interests.c.score,
-               interests.c.articles)
+        select(
+            *(visitors.c[name] for name in _VISITOR_COLUMNS),
+            interests.c.topic,
+            interests.c.score,
+            interests.c.articles,
+            scores.c.convert,
+            scores.c.churn,
+            scores.c.affinity,
+            scores.c.models,
+            scores.c.scored_at,
+        )
         .outerjoin(interests, interests.c.visitor_id == visitors.c.id)
+        .outerjoin(scores, scores.c.visitor_id == visitors.c.id)
         .where(visitors.c.id == visitor_id)
-    ).all()  # fmt: skip
+    ).all()
     # End the read here: the write that follows starts its own short transaction.
     db.session.rollback()
     if not rows:
         return None
     v = dict(zip(_VISITOR_COLUMNS, rows[0], strict=False))
     topics = {row.topic: (row.score, row.articles) for row in rows if row.topic is not None}
+    first = rows[0]
+    stored = (
+        StoredScores(first.convert, first.churn, first.affinity, first.models or {}, first.scored_at)
+        if first.scored_at is not None
+        else None
+    )
     return VisitorState(
+        scores=stored,
         id=v["id"],
         created_at=v["created_at"],
         last_seen_at=v["last_seen_at"],
@@ -190,6 +235,7 @@ def record_render(
     *,
     view: PageView,
     profile: bool,
+    gpc: bool = False,
 ) -> None:
     """Record a render: the exposure (every block in one row) and, with ``profile``, the page view.
 
@@ -210,12 +256,12 @@ def record_render(
     if state is None:
         connection.execute(
             _insert(_V)
-            .values(id=visitor_id, created_at=now, last_seen_at=now, visits=1,
+            .values(id=visitor_id, created_at=now, last_seen_at=now, visits=1, gpc=gpc,
                     **{"recent_pages": [], **counts})
             .on_conflict_do_nothing(index_elements=[_V.c.id])
         )  # fmt: skip
     else:
-        values: dict[str, Any] = {"last_seen_at": now}
+        values: dict[str, Any] = {"last_seen_at": now, "gpc": gpc}
         if now - state.last_seen_at > VISIT_GAP:
             values.update(visits=_V.c.visits + 1, previous_visit_at=state.last_seen_at)
         for column, value in counts.items():
@@ -227,9 +273,7 @@ def record_render(
             "visitor_id": visitor_id,
             "path": decision.path,
             "holdout": decision.holdout,
-            "blocks": [
-                {"block": b.block, "variant": b.variant.id, "layer": b.layer} for b in decision.blocks
-            ],
+            "blocks": [{"block": b.block, "variant": b.variant.id, "layer": b.layer} for b in decision.blocks],
             "created_at": now,
         },
     )
@@ -360,9 +404,7 @@ def count_bot_request(today: date) -> None:
     db.session.commit()
 
 
-def save_preferences(
-    visitor_id: str, state: VisitorState | None, settings: dict[str, bool], now: datetime
-) -> None:
+def save_preferences(visitor_id: str, state: VisitorState | None, settings: dict[str, bool], now: datetime) -> None:
     """Store the visitor's explicit choice for every layer."""
     _touch(visitor_id, state, now)
     db.session.execute(_update(Visitor).where(Visitor.id == visitor_id).values(**settings))
@@ -398,7 +440,7 @@ def reset_history(visitor_id: str) -> None:
 
 
 #: Every table that holds rows about a visitor; erasure and export cover all of them.
-VISITOR_TABLES = (Exposure, Event, TopicInterest, Conversion, Signup)
+VISITOR_TABLES = (Exposure, Event, TopicInterest, Score, Conversion, Signup)
 
 
 def erase_visitor(visitor_id: str) -> None:
@@ -420,8 +462,7 @@ def stored_counts(visitor_id: str) -> dict[str, int]:
         ("sign-ups", Signup),
     ):
         counts[label] = (
-            db.session.scalar(select(func.count()).select_from(model).where(model.visitor_id == visitor_id))
-            or 0
+            db.session.scalar(select(func.count()).select_from(model).where(model.visitor_id == visitor_id)) or 0
         )
     return counts
 

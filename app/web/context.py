@@ -195,9 +195,7 @@ def daypart(hour: int) -> str:
     return "night"
 
 
-def local_time(
-    info: RequestInfo, now_utc: datetime, server_zone: str | None
-) -> tuple[datetime, str | None, str]:
+def local_time(info: RequestInfo, now_utc: datetime, server_zone: str | None) -> tuple[datetime, str | None, str]:
     """The visitor's local time, the zone used and where it came from."""
     if info.timezone:
         return now_utc.astimezone(_zone(info.timezone)), info.timezone, "browser"

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 
 from app import store
 from app.content import Page, Site, current_site
-from app.engine import Explanation, PageDecision, Scores, decide, explain
+from app.engine import Explanation, PageDecision, decide, explain
 from app.engine.bucketing import in_holdout
 from app.engine.model import BlockDecision
 from app.web.context import country_names
@@ -63,7 +63,7 @@ def resolve(site: Site, page: Page, visit: Visit) -> PageDecision:
         site.catalog,
         visit.context(),
         visit.profile(),
-        Scores(),
+        visit.scores(),
         visit.preferences,
         holdout_share=current_app.config["HOLDOUT_SHARE"],
     )
@@ -92,7 +92,13 @@ def render_page(page: Page, status: int = 200, **extra: Any) -> tuple[str, int]:
             pricing=page.path == "/pricing",
         )
         store.record_render(
-            visit.visitor_id, visit.state, decision, visit.now, view=view, profile=visit.tracked
+            visit.visitor_id,
+            visit.state,
+            decision,
+            visit.now,
+            view=view,
+            profile=visit.tracked,
+            gpc=visit.info.gpc,
         )
     return html, status
 

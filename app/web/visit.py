@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 
 from flask import Response, current_app, g, request
 
 from app import store
-from app.engine import Context, Preferences, Profile
+from app.clock import utcnow
+from app.engine import Context, Preferences, Profile, Scores
 from app.engine.profile import build_profile
+from app.engine.scores import build_scores
 from app.store import VisitorState
 from app.web.context import (
     VISITOR_COOKIE,
@@ -51,6 +53,28 @@ class Visit:
     def tracked(self) -> bool:
         """True when behavior may be recorded: a person who allows the behavioral layer."""
         return not self.is_bot and self.preferences.behavioral
+
+    def scores(self) -> Scores:
+        """The ``score.*`` attributes: a fresh batch score, else an online one, else none."""
+        if self.state is None or not self.preferences.predictive:
+            return Scores()
+        config = current_app.config
+        stored = self.state.scores
+        if stored is not None and self.now - stored.scored_at <= timedelta(hours=config["SCORE_MAX_AGE_HOURS"]):
+            values = {"convert": stored.convert, "churn": stored.churn, "affinity": stored.affinity}
+            return build_scores(values, stored.models)
+        if not config["ONLINE_SCORING"]:
+            return Scores()
+        models = current_app.extensions["tessera.models"].get()
+        if not models:
+            return Scores()
+        from app.content import current_site
+        from app.ml.features import summary_from_profile
+        from app.ml.serving import score_summary
+
+        summary = summary_from_profile(self.state.facts, self.state.created_at, self.state.last_seen_at, self.now)
+        values = score_summary(models, summary, current_site().topics)
+        return build_scores(values, {kind: m.version for kind, m in models.items()})
 
     def profile(self) -> Profile:
         """The ``behavior.*`` attributes, empty until there is enough evidence."""
@@ -96,7 +120,7 @@ def current_visit() -> Visit:
         secret_key=current_app.config["SECRET_KEY"],
         geo_header=current_app.config["GEO_HEADER"],
     )
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = utcnow()
     state = None
     new_cookie = False
     visitor_id = info.visitor_id
