@@ -76,9 +76,7 @@ def init_app(app: Flask) -> None:
 
     app.cli.add_command(content_cli)
     root = Path(app.config["CONTENT_ROOT"])
-    app.extensions["tessera.content"] = ContentStore(
-        root, watch=bool(app.debug or app.config.get("CONTENT_WATCH"))
-    )
+    app.extensions["tessera.content"] = ContentStore(root, watch=bool(app.debug or app.config.get("CONTENT_WATCH")))
 
 
 def current_site() -> Site:

@@ -25,6 +25,5 @@ def lint() -> None:
         click.echo(f"{len(site.problems)} problem(s) found in {root}.", err=True)
         raise SystemExit(1)
     click.echo(
-        f"All good: {len(site.pages)} pages, {len(site.catalog.defaults)} blocks, "
-        f"{site.variant_count()} variants."
+        f"All good: {len(site.pages)} pages, {len(site.catalog.defaults)} blocks, {site.variant_count()} variants."
     )

@@ -192,9 +192,7 @@ class Loader:
 
     # ----------------------------------------------------------------- pages
 
-    def _pages(
-        self, topics: tuple[str, ...], problems: list[Problem], previous: Site | None
-    ) -> dict[str, Page]:
+    def _pages(self, topics: tuple[str, ...], problems: list[Problem], previous: Site | None) -> dict[str, Page]:
         files = sorted(p for p in (self.root / "pages").rglob("*.yaml") if not p.name.startswith("_"))
         raw: list[tuple[_File, dict[str, Any]]] = []
         failed: set[str] = set()
@@ -305,9 +303,7 @@ class Loader:
             source=file.rel,
         )
 
-    def _topics(
-        self, file: _File, value: Any, key: yamlfile.PathKey, topics: tuple[str, ...]
-    ) -> tuple[str, ...]:
+    def _topics(self, file: _File, value: Any, key: yamlfile.PathKey, topics: tuple[str, ...]) -> tuple[str, ...]:
         if not isinstance(value, list):
             file.problem(key, "must be a list of topics")
             return ()
@@ -319,9 +315,7 @@ class Loader:
                 )
         return tuple(str(t) for t in value)
 
-    def _slots(
-        self, file: _File, value: Any, block_components: dict[str, tuple[str, str]]
-    ) -> tuple[Slot, ...]:
+    def _slots(self, file: _File, value: Any, block_components: dict[str, tuple[str, str]]) -> tuple[Slot, ...]:
         if not isinstance(value, list):
             file.problem(("blocks",), "must be a list of blocks")
             return ()
@@ -380,8 +374,7 @@ class Loader:
                 if block not in flexible:
                     file.problem(
                         key + ("order", j),
-                        f"'{block}' is not a flexible block of this page "
-                        f"(flexible: {', '.join(flexible) or 'none'})",
+                        f"'{block}' is not a flexible block of this page (flexible: {', '.join(flexible) or 'none'})",
                     )
             rule = self._rule(file, item, key)
             if rule is not None:
@@ -434,8 +427,7 @@ class Loader:
                 if isinstance(value, str) and value not in allowed:
                     file.problem(
                         key + (path,),
-                        f"'{value}' is never a {path}; it is one of "
-                        f"{', '.join(allowed)}{_close(value, allowed)}",
+                        f"'{value}' is never a {path}; it is one of {', '.join(allowed)}{_close(value, allowed)}",
                     )
 
     # -------------------------------------------------------------- variants
@@ -507,9 +499,7 @@ class Loader:
         }
         return Catalog(defaults=defaults, conditional=ordered)
 
-    def _variant(
-        self, file: _File, block: str, component: Component, topics: tuple[str, ...]
-    ) -> Variant | None:
+    def _variant(self, file: _File, block: str, component: Component, topics: tuple[str, ...]) -> Variant | None:
         data = _read(file)
         if data is None:
             return None
@@ -572,9 +562,7 @@ class Loader:
                 if spec.kind == "strings":
                     items.append(self._text(file, spec, item, where + (i,)))
                 elif not isinstance(item, dict):
-                    file.problem(
-                        where + (i,), f"must be a record with {', '.join(f.name for f in spec.items)}"
-                    )
+                    file.problem(where + (i,), f"must be a record with {', '.join(f.name for f in spec.items)}")
                 else:
                     for extra in item:
                         if all(f.name != extra for f in spec.items):
@@ -592,9 +580,7 @@ class Loader:
         text = self._text(file, spec, value, where)
         if spec.kind == "link":
             if not markdown.is_safe_link(text):
-                file.problem(
-                    where, f"'{text}' is not an allowed link: use https://, mailto: or a path on this site"
-                )
+                file.problem(where, f"'{text}' is not an allowed link: use https://, mailto: or a path on this site")
             else:
                 self._check_internal(file, where, text)
             return text
@@ -615,9 +601,7 @@ class Loader:
     def _check_links(self, file: _File, where: yamlfile.PathKey, text: str) -> None:
         for target in markdown.links_in(text):
             if not markdown.is_safe_link(target):
-                file.problem(
-                    where, f"the link '{target}' is not allowed: use https://, mailto: or a path on this site"
-                )
+                file.problem(where, f"the link '{target}' is not allowed: use https://, mailto: or a path on this site")
             else:
                 self._check_internal(file, where, target)
 
@@ -627,8 +611,7 @@ class Loader:
             if path not in self._page_paths and path not in _APP_PATHS:
                 file.problem(
                     where,
-                    f"links to '{path}', which is not a page of this site"
-                    f"{_close(path, sorted(self._page_paths))}",
+                    f"links to '{path}', which is not a page of this site{_close(path, sorted(self._page_paths))}",
                 )
 
 

@@ -49,9 +49,7 @@ def _walk(node: yaml.Node, path: PathKey, lines: dict[PathKey, int]) -> None:
         for key_node, value_node in node.value:
             key = str(key_node.value)
             if key in seen:
-                raise yaml.MarkedYAMLError(
-                    problem=f"the key '{key}' appears twice", problem_mark=key_node.start_mark
-                )
+                raise yaml.MarkedYAMLError(problem=f"the key '{key}' appears twice", problem_mark=key_node.start_mark)
             seen.add(key)
             lines[path + (key,)] = key_node.start_mark.line + 1
             _walk(value_node, path + (key,), lines)
