@@ -26,6 +26,7 @@ from flask.cli import AppGroup
 from app import store
 from app.clock import utcnow
 from app.extensions import db
+from app.jobs.leader import Leadership
 from app.jobs.runs import claim_run, finish_run, recent_runs
 
 log = logging.getLogger(__name__)
@@ -46,9 +47,48 @@ def _purge(now: datetime) -> dict[str, Any]:
     return store.purge(now, retention=timedelta(days=days))
 
 
+def _site_facts() -> Any:
+    from app.content import current_site
+    from app.ml.train import SiteFacts
+
+    site = current_site()
+    articles = [p for p in site.pages.values() if p.layout == "article"]
+    return SiteFacts(
+        topics=site.topics,
+        page_topics={p.path: p.topics for p in articles},
+        article_paths=frozenset(p.path for p in articles),
+    )
+
+
+def _train(now: datetime) -> dict[str, Any]:
+    from app.ml.train import train_all
+
+    window = timedelta(days=current_app.config["PREDICTION_WINDOW_DAYS"])
+    result = train_all(now, window, _site_facts())
+    current_app.extensions["tessera.models"].invalidate()
+    return result
+
+
+def _score(now: datetime) -> dict[str, Any]:
+    from app.ml.serving import batch_score
+
+    site = _site_facts()
+    return batch_score(
+        now,
+        topics=site.topics,
+        page_topics=site.page_topics,
+        article_paths=set(site.article_paths),
+        active_days=current_app.config["ACTIVE_DAYS"],
+    )
+
+
 JOBS: dict[str, Job] = {
     job.name: job
-    for job in (Job("purge", _purge, "PURGE_INTERVAL", "Delete raw events past the retention; profiles stay."),)
+    for job in (
+        Job("train", _train, "TRAIN_INTERVAL", "Train the three models; publish those that beat the baseline."),
+        Job("score", _score, "SCORE_INTERVAL", "Score active visitors with the published models."),
+        Job("purge", _purge, "PURGE_INTERVAL", "Delete raw events past the retention; profiles stay."),
+    )
 }
 
 
@@ -107,6 +147,7 @@ def list_command() -> None:
 @jobs_cli.command("scheduler")
 def scheduler_command() -> None:
     """Run the scheduler in the foreground: the dedicated process for multi-worker deployments."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
     scheduler = build_scheduler(current_app._get_current_object(), blocking=True)  # type: ignore[attr-defined]
     click.echo(f"scheduler running: {', '.join(JOBS)} (Ctrl+C to stop)")
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
@@ -119,11 +160,17 @@ def build_scheduler(app: Flask, *, blocking: bool = False) -> Any:
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="UTC")
+    with app.app_context():
+        leadership = Leadership(db.engine)
 
     def wrapped(name: str) -> None:
-        # A failure is already logged and recorded by run_job; the scheduler goes on.
-        with app.app_context(), contextlib.suppress(Exception):
-            run_job(name)
+        with app.app_context():
+            if not leadership.acquire():
+                log.info("job %s: another process is the scheduler; standing by", name)
+                return
+            # A failure is already logged and recorded by run_job; the scheduler goes on.
+            with contextlib.suppress(Exception):
+                run_job(name)
 
     for job in JOBS.values():
         interval = int(app.config[job.interval_key])
