@@ -515,6 +515,15 @@ def export_visitor(visitor_id: str, now: datetime) -> dict[str, Any]:
             "topic_interest": {t: round(v, 3) for t, v in sorted(interest_now(facts, now).items())},
             "guides_read_by_topic": {t: n for t, (_, n) in sorted(facts.interests.items())},
         },
+        "scores": None
+        if state is None or state.scores is None
+        else {
+            "convert": state.scores.convert,
+            "churn": state.scores.churn,
+            "affinity": state.scores.affinity,
+            "models": state.scores.models,
+            "scored_at": _iso(state.scores.scored_at),
+        },
         "page_views": [
             {"path": e.path, "at": _iso(e.created_at), "holdout": e.holdout, "blocks": e.blocks}
             for e in rows(Exposure, Exposure.id)
