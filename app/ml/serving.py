@@ -8,6 +8,8 @@ product over a dozen features).
 
 from __future__ import annotations
 
+import functools
+import math
 import threading
 import time
 from collections.abc import Mapping
@@ -24,7 +26,7 @@ from app.store.models import MLModel, Score
 from app.store.queries import _upsert_replace
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Published:
     """A published model version, ready to score."""
 
@@ -50,6 +52,43 @@ class Published:
             intercept=np.asarray(p["intercept"], dtype=float),
             classes=tuple(p["classes"]),
         )
+
+    def score_one(self, x: list[float]) -> float | list[float]:
+        """One row, in plain Python: for a dozen features this beats numpy's call overhead."""
+        scaled = [(v - m) / s for v, m, s in zip(x, self._mean, self._scale, strict=True)]
+        z = [
+            sum(c * v for c, v in zip(row, scaled, strict=True)) + b
+            for row, b in zip(self._coef, self._intercept, strict=True)
+        ]
+        if self.kind != "affinity":
+            return 1.0 / (1.0 + math.exp(-z[0]))
+        top = max(z)
+        e = [math.exp(v - top) for v in z]
+        total = sum(e)
+        out = [0.0] * len(self.topics)
+        for cls, v in zip(self.classes, e, strict=True):
+            out[cls] = v / total
+        return out
+
+    @property
+    def _mean(self) -> list[float]:
+        return self._lists[0]
+
+    @property
+    def _scale(self) -> list[float]:
+        return self._lists[1]
+
+    @property
+    def _coef(self) -> list[list[float]]:
+        return self._lists[2]
+
+    @property
+    def _intercept(self) -> list[float]:
+        return self._lists[3]
+
+    @functools.cached_property
+    def _lists(self) -> tuple[Any, Any, Any, Any]:
+        return (self.mean.tolist(), self.scale.tolist(), self.coef.tolist(), self.intercept.tolist())
 
     def score(self, x: np.ndarray) -> np.ndarray:
         """Probabilities for a matrix of feature rows: (n,) for binary, (n, topics) for affinity."""
@@ -121,9 +160,17 @@ def score_rows(models: Mapping[str, Published], x: np.ndarray) -> list[dict[str,
 
 
 def score_summary(models: Mapping[str, Published], summary: Summary, topics: tuple[str, ...]) -> dict[str, Any]:
-    """Online: one visitor's scores from their profile summary."""
-    x = np.asarray([vectorize(summary, topics)], dtype=float)
-    return score_rows(models, x)[0]
+    """Online: one visitor's scores from their profile summary (same numbers as the batch path)."""
+    x = vectorize(summary, topics)
+    out: dict[str, Any] = {"convert": None, "churn": None, "affinity": None}
+    for kind in ("convert", "churn"):
+        if kind in models:
+            out[kind] = round(float(models[kind].score_one(x)), 4)  # type: ignore[arg-type]
+    if "affinity" in models:
+        model = models["affinity"]
+        p = model.score_one(x)
+        out["affinity"] = {t: round(v, 4) for t, v in zip(model.topics, p, strict=True)}  # type: ignore[arg-type]
+    return out
 
 
 def batch_score(now: datetime, *, topics: tuple[str, ...], page_topics: Mapping[str, tuple[str, ...]],

@@ -222,3 +222,7 @@ def test_numpy_scoring_matches_scikit_learn(trained: Flask) -> None:
             theirs = model.predict_proba(val.x)
             expected = theirs[:, 1] if kind == "convert" else theirs
             assert np.allclose(ours, expected, atol=1e-9)
+            # The one-row path used online gives the same numbers.
+            published = Published.from_row(row)
+            for i in range(min(20, len(val.x))):
+                assert np.allclose(published.score_one(val.x[i].tolist()), expected[i], atol=1e-9)
