@@ -67,6 +67,24 @@ def build_profile(client, ctx: dict[str, str], topic: int) -> None:  # type: ign
     client.post("/events", json={"events": events}, headers={**headers, "Origin": "http://localhost"})
 
 
+def give_scores(app, client, i: int) -> None:  # type: ignore[no-untyped-def]
+    """Fresh batch scores for the visitor behind ``client``, as the score job writes them."""
+    import json
+    from datetime import UTC, datetime
+
+    from app.extensions import db
+    from app.store.models import Score
+
+    visitor_id = json.loads(client.get("/preferences/export").get_data(as_text=True))["visitor_id"]
+    affinity = [{"analytics": 0.6, "privacy": 0.2, "growth": 0.2}, {"analytics": 0.2, "privacy": 0.3, "growth": 0.5},
+                {"analytics": 0.34, "privacy": 0.33, "growth": 0.33}][i % 3]  # fmt: skip
+    with app.app_context():
+        db.session.merge(Score(visitor_id=visitor_id, convert=(0.2, 0.8)[i % 2], churn=(0.1, 0.7)[i % 2 == 0],
+                               affinity=affinity, models={"convert": 1, "churn": 1, "affinity": 1},
+                               scored_at=datetime.now(UTC).replace(tzinfo=None)))  # fmt: skip
+        db.session.commit()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=300, help="renders per mode")
@@ -75,6 +93,11 @@ def main() -> None:
         "--profile",
         action="store_true",
         help="give every visitor a full behavioral profile first (guides read, pricing, events)",
+    )
+    parser.add_argument(
+        "--scores",
+        action="store_true",
+        help="also give every personalized visitor fresh model scores (convert, churn, affinity)",
     )
     args = parser.parse_args()
 
@@ -96,6 +119,8 @@ def main() -> None:
             if args.profile:
                 for client in (on, off):
                     build_profile(client, ctx, topic=len(pairs) % 3)
+            if args.scores:
+                give_scores(app, on, len(pairs))
             pairs.append((ctx, on, off))
 
         def render(client, ctx) -> float:  # type: ignore[no-untyped-def]
@@ -165,6 +190,8 @@ def main() -> None:
 
     med_on, med_off = statistics.median(personalized), statistics.median(plain)
     kind = "with a full behavioral profile" if args.profile else "new visitors"
+    if args.scores:
+        kind += " and fresh model scores"
     print(f"page {args.path}: {len(pairs)} visitor contexts ({kind}), {args.rounds} renders per mode")
     for label, times in (("personalized", personalized), ("personalization off", plain)):
         p90 = statistics.quantiles(times, n=10)[8]
