@@ -105,7 +105,7 @@ def main() -> None:
         f"score job: {scored:,} visitors in {result['score_seconds']:.1f} s "
         f"({scored / result['score_seconds']:,.0f} visitors/s)"
     )
-    print(f"online scoring of one visitor (numpy, 3 models): {result['online_us']:.0f} us")
+    print(f"online scoring of one visitor (plain Python from the coefficients, 3 models): {result['online_us']:.0f} us")
 
 
 if __name__ == "__main__":

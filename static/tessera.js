@@ -23,12 +23,12 @@
     const page = location.pathname, clicks = [];
     let depth = 0, sentDepth = 0, dwell = 0, sentDwell = 0, since = null;
 
-    // crypto.randomUUID needs a secure context; else a UUIDv4 from getRandomValues.
+    // randomUUID needs a secure context (HTTPS); else a UUIDv4 from getRandomValues.
     const uuid = () => crypto.randomUUID ? crypto.randomUUID() : "10000000-1000-4000-8000-100000000000"
       .replace(/[018]/g, (c) => (c ^ (crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (c / 4)))).toString(16));
 
-    // Refusals (429 rate limited, 4xx) are dropped silently; a network failure is
-    // retried once as a beacon (the event ids make a duplicate harmless).
+    // Refusals (429, 4xx) are dropped silently; a network failure is retried once as
+    // a beacon (event ids make a duplicate harmless).
     const post = (body) => {
       const beacon = safe(() => navigator.sendBeacon(url, new Blob([body], { type: "application/json" })));
       try {
@@ -77,7 +77,7 @@
 
     document.addEventListener("click", safe((ev) => {
       const el = ev.target.closest("a[href], button"), block = el && el.closest("[data-block]");
-      if (!block) return;
+      if (!block || el.closest("[data-why]")) return; // not "Why am I seeing this?"
       const t = el.closest("[data-target]");
       const { block: name, variant } = block.dataset;
       clicks.push({ type: "click", page, block: name, variant, target: (t && t.dataset.target) || "link" });

@@ -188,7 +188,6 @@ def build_scheduler(app: Flask, *, blocking: bool = False) -> Any:
     return scheduler
 
 
-_started: dict[int, Any] = {}
 _lock = threading.Lock()
 
 
@@ -203,11 +202,11 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def start_scheduler() -> None:
-        if id(app) in _started:
+        if "tessera.scheduler" in app.extensions:
             return
         with _lock:
-            if id(app) not in _started:
+            if "tessera.scheduler" not in app.extensions:
                 scheduler = build_scheduler(app)
                 scheduler.start()
-                _started[id(app)] = scheduler
+                app.extensions["tessera.scheduler"] = scheduler
                 log.info("in-process scheduler started (pid %s)", os.getpid())

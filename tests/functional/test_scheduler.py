@@ -62,3 +62,22 @@ def test_several_schedulers_run_each_job_once_per_interval(tmp_path: Path) -> No
         assert sum("standing by" in out for out in outputs) >= 1
     finally:
         dispose(app)
+
+
+def test_the_serve_command_runs_one_scheduler_in_process(tmp_path: Path) -> None:
+    app = make_app(tmp_path, SCHEDULER="in-process")
+    try:
+        assert "tessera.scheduler" not in app.extensions  # nothing starts at import or setup
+        client = app.test_client()
+        client.get("/")
+        scheduler = app.extensions["tessera.scheduler"]
+        client.get("/pricing")
+        assert app.extensions["tessera.scheduler"] is scheduler  # started once
+        assert scheduler.running
+        jobs = {job.id: job for job in scheduler.get_jobs()}
+        assert set(jobs) == {"train", "score", "purge"}
+        assert all(job.max_instances == 1 and job.coalesce for job in jobs.values())
+        assert jobs["purge"].misfire_grace_time >= 30
+        scheduler.shutdown(wait=False)
+    finally:
+        dispose(app)
