@@ -54,7 +54,7 @@ TOPIC_GUIDES = (
 )
 
 
-def build_profile(client, ctx: dict[str, str], topic: int) -> None:  # type: ignore[no-untyped-def]
+def browse_as_reader(client, ctx: dict[str, str], topic: int) -> None:  # type: ignore[no-untyped-def]
     """Browse like a reader of one topic, twice on pricing, with beacon events."""
     import uuid
 
@@ -118,7 +118,7 @@ def main() -> None:
             off.post("/preferences", data={}, headers={"User-Agent": ctx["ua"]})  # every layer off
             if args.profile:
                 for client in (on, off):
-                    build_profile(client, ctx, topic=len(pairs) % 3)
+                    browse_as_reader(client, ctx, topic=len(pairs) % 3)
             if args.scores:
                 give_scores(app, on, len(pairs))
             pairs.append((ctx, on, off))
@@ -177,6 +177,20 @@ def main() -> None:
                     )
                 )
             prefs, profile, scores = Preferences(), Profile(), Scores()
+            if args.profile:
+                from app.engine.profile import ProfileFacts, build_profile, growth
+
+                interests = {"privacy": (3.0 * growth(now), 3), "growth": (1.0 * growth(now), 1)}
+                facts = ProfileFacts(visits=3, page_views=8, pricing_views=2, articles_read=3, clicks=4,
+                                     scroll_total=240, scroll_samples=3, dwell_ms_total=90_000, dwell_samples=3,
+                                     recent_pages=("/guides", "/pricing"), interests=interests,
+                                     last_article="/guides/cookieless-measurement")  # fmt: skip
+                profile = build_profile(facts, now, min_evidence=3)
+            if args.scores:
+                from app.engine.scores import build_scores
+
+                scores = build_scores({"convert": 0.7, "churn": 0.2, "affinity": {"analytics": 0.2, "privacy": 0.3,
+                                       "growth": 0.5}}, {"convert": 1, "churn": 1, "affinity": 1})  # fmt: skip
             n = len(engine_inputs) * 200
             # Best of five: the least disturbed measurement of the same work.
             runs = []
