@@ -25,7 +25,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     from app import config as config_module
-    from app import content, jobs, store, web
+    from app import content, jobs, sim, store, web
     from app.extensions import csrf, db
     from app.ml.serving import ModelCache
 
@@ -59,5 +59,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     content.init_app(app)
     web.init_app(app)
     jobs.init_app(app)
+    sim.init_app(app)
     app.extensions["tessera.models"] = ModelCache(ttl=60.0)
     return app

@@ -66,6 +66,7 @@ def from_environment(instance_path: Path, *, need_secret: bool = True) -> dict[s
         "TRAIN_INTERVAL": _int("TESSERA_TRAIN_INTERVAL", 24 * 3600),
         "SCORE_INTERVAL": _int("TESSERA_SCORE_INTERVAL", 3600),
         "CLOCK": None,
+        "VISITOR_IDS": None,
         "CONTENT_ROOT": os.environ.get("TESSERA_CONTENT_ROOT") or str(ROOT),
         "CONTENT_WATCH": os.environ.get("TESSERA_CONTENT_WATCH", "").lower() in ("1", "true", "yes"),
     }

@@ -31,8 +31,7 @@ IPAD = (
     "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
 )
 DESKTOP = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
-    "(KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
 )
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 
@@ -116,9 +115,7 @@ def runner(app: Flask):  # type: ignore[no-untyped-def]
     return app.test_cli_runner()
 
 
-def get(
-    client: FlaskClient, path: str, ua: str = DESKTOP, ip: str = IP_US, tz: str | None = None, **headers: str
-):  # type: ignore[no-untyped-def]
+def get(client: FlaskClient, path: str, ua: str = DESKTOP, ip: str = IP_US, tz: str | None = None, **headers: str):  # type: ignore[no-untyped-def]
     """GET a page as a browser would: a User-Agent, a client address and the ``tz`` cookie."""
     if tz is not None:
         client.set_cookie("tz", tz)
@@ -138,9 +135,7 @@ def blocks(response) -> dict[str, dict[str, str]]:  # type: ignore[no-untyped-de
             "variant": el["data-variant"],
             "layer": el["data-layer"],
             "topics": el.get("data-topics", ""),
-            "why": el.select_one("[data-why]").get_text(" ", strip=True)
-            if el.select_one("[data-why]")
-            else "",
+            "why": el.select_one("[data-why]").get_text(" ", strip=True) if el.select_one("[data-why]") else "",
         }
     return found
 

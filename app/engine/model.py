@@ -183,6 +183,8 @@ class BlockDecision:
     moved: Choice | None = None
     #: Rules that matched but were not applied, and why (for operators).
     passed_over: tuple[str, ...] = ()
+    #: What the block is about: the shown variant's topics, else the page's for the slot.
+    topics: tuple[str, ...] = ()
 
     @property
     def layer(self) -> Layer:

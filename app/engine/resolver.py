@@ -93,11 +93,13 @@ def decide(
         if default is None:
             continue  # no valid default variant: the block is left out rather than guessed
         hit = hits.get(slot.block)
+        shown = hit or default
         blocks.append(
             BlockDecision(
                 block=slot.block,
                 component=slot.component,
-                variant=hit or default,
+                variant=shown,
+                topics=shown.topics or slot.topics,
                 chose=_choice(f"{slot.block}/{hit.id}", hit.rule, attributes) if hit and hit.rule else None,
                 moved=arrangement if order is not None and slots[index] is not slot else None,
                 passed_over=passed_over.get(slot.block, ()),

@@ -36,7 +36,7 @@ class RenderedBlock:
     component = property(lambda self: self.decision.component)
     variant = property(lambda self: self.decision.variant.id)
     layer = property(lambda self: self.decision.layer)
-    topics = property(lambda self: self.decision.variant.topics)
+    topics = property(lambda self: self.decision.topics)
     template = property(lambda self: f"components/{self.decision.component}.html")
 
     @property

@@ -107,7 +107,9 @@ def effective_preferences(state: VisitorState | None, *, gpc: bool) -> Preferenc
 
 
 def new_visitor_id() -> str:
-    return uuid.uuid4().hex
+    """A fresh anonymous id (a simulation may set ``VISITOR_IDS`` to draw them from a seed)."""
+    source = current_app.config.get("VISITOR_IDS")
+    return source() if source is not None else uuid.uuid4().hex
 
 
 def current_visit() -> Visit:

@@ -27,9 +27,7 @@ def browse(client: FlaskClient, *paths: str) -> None:
 
 
 def export(client: FlaskClient) -> dict[str, Any]:
-    return json.loads(
-        client.get("/preferences/export", headers={"User-Agent": DESKTOP}).get_data(as_text=True)
-    )
+    return json.loads(client.get("/preferences/export", headers={"User-Agent": DESKTOP}).get_data(as_text=True))
 
 
 def test_page_views_build_the_profile_on_the_server(client: FlaskClient) -> None:
@@ -66,10 +64,7 @@ def test_reading_about_a_topic_changes_the_next_page(client: FlaskClient) -> Non
     assert about_privacy == sorted(about_privacy, reverse=True)  # privacy blocks lead the zone
     assert flexible.index("home-privacy") < flexible.index("home-growth")
     moved = home["home-testimonial"]
-    assert (
-        moved["layer"] == "behavioral"
-        and "placed where it is because you've read three guides" in moved["why"]
-    )
+    assert moved["layer"] == "behavioral" and "placed where it is because you've read three guides" in moved["why"]
 
 
 def test_two_close_topics_leave_the_default_order(client: FlaskClient) -> None:
@@ -127,9 +122,7 @@ def test_reset_history_forgets_the_behavior(client: FlaskClient) -> None:
     browse(client, PRIVACY[0], PRIVACY[1], PRIVACY[0])
     post(client, {"events": [dwell(page=PRIVACY[0])]})
     assert blocks(get(client, "/", DESKTOP, tz=DAY))["home-guides"]["variant"] == "reads-privacy"
-    client.post(
-        "/preferences/reset", data={"csrf_token": csrf_token(client)}, headers={"User-Agent": DESKTOP}
-    )
+    client.post("/preferences/reset", data={"csrf_token": csrf_token(client)}, headers={"User-Agent": DESKTOP})
     data = export(client)
     assert data["events"] == [] and data["page_views"] == []
     assert data["profile"]["pages_viewed"] == 0 and data["profile"]["topic_interest"] == {}
@@ -139,9 +132,7 @@ def test_reset_history_forgets_the_behavior(client: FlaskClient) -> None:
 def test_erasure_removes_events_and_profile(app: Flask, client: FlaskClient) -> None:
     browse(client, PRIVACY[0], "/")
     post(client, {"events": [dwell(page=PRIVACY[0]), click()]})
-    client.post(
-        "/preferences/delete", data={"csrf_token": csrf_token(client)}, headers={"User-Agent": DESKTOP}
-    )
+    client.post("/preferences/delete", data={"csrf_token": csrf_token(client)}, headers={"User-Agent": DESKTOP})
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Event)) == 0
         assert db.session.scalar(select(func.count()).select_from(Visitor)) == 0

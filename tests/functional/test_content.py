@@ -101,8 +101,7 @@ BAD_FILES = [
     ),
     (
         "js-link.yaml",
-        "when: {device: mobile}\nheadline: Hi\nsubhead: Sub\ncta_label: Go\n"
-        "cta_href: 'javascript:alert(1)'\n",
+        "when: {device: mobile}\nheadline: Hi\nsubhead: Sub\ncta_label: Go\ncta_href: 'javascript:alert(1)'\n",
         "js-link.yaml:5: cta_href",
         "is not an allowed link",
     ),
@@ -182,10 +181,7 @@ def test_reload_keeps_the_previous_good_version(site_app, content_root: Path) ->
     assert "Edited headline for phones" in get(client, "/", IPHONE, tz=DAY).get_data(as_text=True)
     phone.write_text("when: {device: mobile\n")  # an editor saves a broken file
     site = store.reload()
-    assert any(
-        p.path.endswith("home-hero/phone.yaml") and "previous good version" in p.message
-        for p in site.problems
-    )
+    assert any(p.path.endswith("home-hero/phone.yaml") and "previous good version" in p.message for p in site.problems)
     response = get(client, "/", IPHONE, tz=DAY)
     assert blocks(response)["home-hero"]["variant"] == "phone"
     assert "Edited headline for phones" in response.get_data(as_text=True)
@@ -218,9 +214,7 @@ def test_every_variant_file_renders(app: Flask) -> None:
     """The sweep: every variant of every block through its component template."""
     with app.test_request_context("/"):
         site = current_site()
-        variants = list(site.catalog.defaults.values()) + [
-            v for vs in site.catalog.conditional.values() for v in vs
-        ]
+        variants = list(site.catalog.defaults.values()) + [v for vs in site.catalog.conditional.values() for v in vs]
         assert len(variants) == len(list((ROOT / "content_variants").glob("*/*.yaml")))
         for variant in variants:
             decision = BlockDecision(block=variant.block, component=variant.component, variant=variant)

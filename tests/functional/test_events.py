@@ -40,9 +40,7 @@ def post(client: FlaskClient, body: Any, *, origin: str | None = ORIGIN, ua: str
     if origin is not None:
         headers["Origin"] = origin
     data = raw if raw is not None else json.dumps(body).encode()
-    return client.post(
-        "/events", data=data, headers={"User-Agent": ua, "Content-Type": content_type, **headers}
-    )
+    return client.post("/events", data=data, headers={"User-Agent": ua, "Content-Type": content_type, **headers})
 
 
 def stored(app: Flask) -> int:
@@ -51,9 +49,7 @@ def stored(app: Flask) -> int:
 
 
 def export(client: FlaskClient) -> dict[str, Any]:
-    return json.loads(
-        client.get("/preferences/export", headers={"User-Agent": DESKTOP}).get_data(as_text=True)
-    )
+    return json.loads(client.get("/preferences/export", headers={"User-Agent": DESKTOP}).get_data(as_text=True))
 
 
 @pytest.fixture

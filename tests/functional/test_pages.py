@@ -88,8 +88,10 @@ def test_night_in_the_visitors_zone_gets_the_night_variant(client: FlaskClient) 
     ("ip", "variant", "currency"),
     [(IP_DE, "eu-euro", "€"), (IP_GB, "gb-pound", "£"), (IP_IN, "in-rupee", "₹"), (IP_US, "default", "$")],
 )
-def test_country_gets_its_pricing(client: FlaskClient, ip: str, variant: str, currency: str) -> None:
-    response = get(client, "/pricing", DESKTOP, ip=ip, tz=DAY)
+@pytest.mark.parametrize("ua", [DESKTOP, IPHONE])
+def test_country_gets_its_pricing(client: FlaskClient, ip: str, variant: str, currency: str, ua: str) -> None:
+    # Phones too: local prices outrank the short copy in the variation budget.
+    response = get(client, "/pricing", ua, ip=ip, tz=DAY)
     plans = blocks(response)["pricing-plans"]
     assert plans["variant"] == variant
     table = soup(response).select_one('[data-block="pricing-plans"]')
@@ -133,9 +135,7 @@ def test_holdout_sees_the_default_site_everywhere(tmp_path) -> None:  # type: ig
     try:
         for path in PAGES:
             response = get(client, path, IPHONE, ip=IP_DE, tz=NIGHT)
-            assert all(
-                b["layer"] == "default" and b["variant"] == "default" for b in blocks(response).values()
-            )
+            assert all(b["layer"] == "default" and b["variant"] == "default" for b in blocks(response).values())
             assert not soup(response).select("[data-why]")
         with app.app_context():
             assert all(e.holdout for e in db.session.scalars(select(Exposure)))
@@ -172,9 +172,7 @@ def test_variation_budget_holds_on_every_page(app: Flask, client: FlaskClient) -
         pages = current_site().pages
     for path, page in pages.items():
         for ua, ip, zone in itertools.product((IPHONE, DESKTOP), (IP_DE, IP_IN), (NIGHT, DAY)):
-            changed = [
-                b for b in blocks(get(client, path, ua, ip=ip, tz=zone)).values() if b["variant"] != "default"
-            ]
+            changed = [b for b in blocks(get(client, path, ua, ip=ip, tz=zone)).values() if b["variant"] != "default"]
             assert len(changed) <= page.spec.budget, (path, ua, ip, zone)
 
 
@@ -236,3 +234,9 @@ def test_unknown_page_is_a_plain_404(client: FlaskClient) -> None:
 def test_trailing_slash_redirects(client: FlaskClient) -> None:
     response = get(client, "/pricing/")
     assert response.status_code == 308 and response.headers["Location"].endswith("/pricing")
+
+
+def test_blocks_carry_their_topics(client: FlaskClient) -> None:
+    shown = blocks(get(client, "/", DESKTOP, tz=DAY))
+    assert shown["home-features"]["topics"] == "analytics"  # from the page file
+    assert shown["home-privacy"]["topics"] == "privacy"

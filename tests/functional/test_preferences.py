@@ -139,9 +139,7 @@ def test_delete_erases_everything_and_starts_a_new_id(app: Flask, client: FlaskC
         assert count(app, Exposure) == 1
     page = soup(client.get("/preferences?done=deleted", headers={"User-Agent": DESKTOP}))
     assert "Everything we stored about you is deleted" in page.get_text()
-    exported = json.loads(
-        client.get("/preferences/export", headers={"User-Agent": DESKTOP}).get_data(as_text=True)
-    )
+    exported = json.loads(client.get("/preferences/export", headers={"User-Agent": DESKTOP}).get_data(as_text=True))
     assert exported["visitor"] is None and exported["page_views"] == [] and exported["signups"] == []
 
 
@@ -149,12 +147,8 @@ def test_reset_history_forgets_visits_but_keeps_settings(app: Flask, client: Fla
     get(client, "/")
     get(client, "/pricing")
     save(client, contextual=True, behavioral=False, predictive=False)
-    client.post(
-        "/preferences/reset", data={"csrf_token": csrf_token(client)}, headers={"User-Agent": DESKTOP}
-    )
-    data = json.loads(
-        client.get("/preferences/export", headers={"User-Agent": DESKTOP}).get_data(as_text=True)
-    )
+    client.post("/preferences/reset", data={"csrf_token": csrf_token(client)}, headers={"User-Agent": DESKTOP})
+    data = json.loads(client.get("/preferences/export", headers={"User-Agent": DESKTOP}).get_data(as_text=True))
     assert data["page_views"] == []
     assert data["visitor"]["visits"] == 1
     assert data["visitor"]["settings"] == {"contextual": True, "behavioral": False, "predictive": False}

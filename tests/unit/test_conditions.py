@@ -12,9 +12,7 @@ import pytest
 
 from app.engine.conditions import ConditionError, check_condition, compile_condition
 
-CASES_FILE = (
-    Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "growthbook" / "cases.json"
-)
+CASES_FILE = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "growthbook" / "cases.json"
 
 
 def _conformance_cases() -> list[Any]:

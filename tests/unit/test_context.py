@@ -113,22 +113,15 @@ def test_request_is_read_once_into_plain_values() -> None:
 
 def test_internal_referrer_and_bad_tz_are_ignored() -> None:
     app = Flask(__name__)
-    info = request_info(
-        app, {"User-Agent": DESKTOP, "Referer": "http://localhost/guides", "Cookie": "tz=Nowhere/Land"}
-    )
+    info = request_info(app, {"User-Agent": DESKTOP, "Referer": "http://localhost/guides", "Cookie": "tz=Nowhere/Land"})
     assert info.referrer is None and info.timezone is None
 
 
 def test_trusted_geo_header_only_when_configured() -> None:
     app = Flask(__name__)
     assert request_info(app, {"User-Agent": DESKTOP, "CF-IPCountry": "FR"}).country == "DE"
-    assert (
-        request_info(app, {"User-Agent": DESKTOP, "CF-IPCountry": "FR"}, geo="CF-IPCountry").country == "FR"
-    )
-    assert (
-        request_info(app, {"User-Agent": DESKTOP, "CF-IPCountry": "<script>"}, geo="CF-IPCountry").country
-        is None
-    )
+    assert request_info(app, {"User-Agent": DESKTOP, "CF-IPCountry": "FR"}, geo="CF-IPCountry").country == "FR"
+    assert request_info(app, {"User-Agent": DESKTOP, "CF-IPCountry": "<script>"}, geo="CF-IPCountry").country is None
 
 
 def test_client_hint_mobile_wins_over_a_reduced_user_agent() -> None:
@@ -170,9 +163,7 @@ def test_visitor_cookie_must_be_signed() -> None:
 
             assert read_visitor_cookie(request, "secret") == expected
     # Signed with another key: rejected.
-    with app.test_request_context(
-        "/", headers={"Cookie": f"{VISITOR_COOKIE}={sign_visitor_id('b' * 32, 'other')}"}
-    ):
+    with app.test_request_context("/", headers={"Cookie": f"{VISITOR_COOKIE}={sign_visitor_id('b' * 32, 'other')}"}):
         from flask import request
 
         assert read_visitor_cookie(request, "secret") is None

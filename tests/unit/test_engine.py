@@ -38,9 +38,7 @@ def catalog(*variants: Variant) -> Catalog:
 
     return Catalog(
         defaults=defaults,
-        conditional={
-            b: tuple(sorted(vs, key=lambda v: precedence(v.rule, v.id))) for b, vs in conditional.items()
-        },
+        conditional={b: tuple(sorted(vs, key=lambda v: precedence(v.rule, v.id))) for b, vs in conditional.items()},
     )
 
 
