@@ -97,6 +97,8 @@ class Rule:
     specificity: int = 0
     #: ``attributes`` split on dots once, for reading the visitor's values fast.
     paths: tuple[tuple[str, ...], ...] = ()
+    #: Per attribute, the attribute that backs it up in explanations ("" for none).
+    evidence: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

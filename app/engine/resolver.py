@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from app.engine.attributes import LAYERS, Layer, lookup
+from app.engine.attributes import LAYERS, Layer
 from app.engine.bucketing import in_holdout
 from app.engine.model import (
     BlockDecision,
@@ -38,10 +38,11 @@ _NO_PREFS = Preferences(contextual=False, behavioral=False, predictive=False)
 def build_attributes(context: Context, profile: Profile, scores: Scores, prefs: Preferences) -> dict[str, Any]:
     """The attributes conditions see: only those of the layers the visitor allows."""
     attributes: dict[str, Any] = context.attributes() if prefs.contextual else {}
+    # Shared, not copied: nothing in the engine writes to them.
     if prefs.behavioral and profile.attributes:
-        attributes["behavior"] = dict(profile.attributes)
+        attributes["behavior"] = profile.attributes
     if prefs.predictive and scores.attributes:
-        attributes["score"] = dict(scores.attributes)
+        attributes["score"] = scores.attributes
     return attributes
 
 
@@ -125,13 +126,12 @@ def _value(attributes: Mapping[str, Any], path: tuple[str, ...]) -> Any:
 def _choice(name: str, rule: Rule, attributes: Mapping[str, Any]) -> Choice:
     """The trace of an applied rule: the visitor's value of every attribute it names."""
     signals = []
-    for attribute, path in zip(rule.attributes, rule.paths, strict=True):
+    for attribute, path, evidence in zip(rule.attributes, rule.paths, rule.evidence, strict=True):
         value = _value(attributes, path)
         if value is not None:
             signals.append(Signal(attribute, value))
-            spec = lookup(attribute)
-            if spec is not None and spec.evidence:
-                backing = spec.evidence.format(value=value)
+            if evidence:
+                backing = evidence.format(value=value)
                 extra = _value(attributes, tuple(backing.split(".")))
                 if extra is not None:
                     signals.append(Signal(backing, extra))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from app.engine.attributes import LAYERS, Layer, layer_of
+from app.engine.attributes import LAYERS, Layer, layer_of, lookup
 from app.engine.conditions import compile_condition
 from app.engine.model import Rule
 
@@ -46,6 +46,7 @@ def compile_rule(condition: Mapping[str, Any], priority: int = 0) -> Rule:
         layer=layer,
         attributes=unique,
         paths=tuple(tuple(p.split(".")) for p in unique),
+        evidence=tuple((spec.evidence if (spec := lookup(p)) else "") for p in unique),
         priority=priority,
         specificity=len(paths),
     )
