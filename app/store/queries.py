@@ -283,6 +283,10 @@ def record_render(
     db.session.commit()
 
 
+#: The fields of a beacon event as stored and exported (besides id, visitor and time).
+EVENT_FIELDS = ("type", "page", "block", "variant", "target", "depth", "ms")
+
+
 @dataclass(frozen=True)
 class NewEvent:
     """A validated beacon event, ready to store."""
@@ -310,14 +314,8 @@ def record_events(visitor_id: str, events: Sequence[NewEvent], now: datetime, *,
         {
             "event_id": e.event_id,
             "visitor_id": visitor_id,
-            "type": e.type,
-            "page": e.page,
-            "block": e.block,
-            "variant": e.variant,
-            "target": e.target,
-            "depth": e.depth,
-            "ms": e.ms,
             "created_at": now,
+            **{f: getattr(e, f) for f in EVENT_FIELDS},
         }
         for e in events
     ]
@@ -529,17 +527,7 @@ def export_visitor(visitor_id: str, now: datetime) -> dict[str, Any]:
             for e in rows(Exposure, Exposure.id)
         ],
         "events": [
-            {
-                "type": e.type,
-                "page": e.page,
-                "block": e.block,
-                "variant": e.variant,
-                "target": e.target,
-                "depth": e.depth,
-                "ms": e.ms,
-                "at": _iso(e.created_at),
-            }
-            for e in rows(Event, Event.id)
+            {**{f: getattr(e, f) for f in EVENT_FIELDS}, "at": _iso(e.created_at)} for e in rows(Event, Event.id)
         ],
         "rate_limit_windows": [
             {"window_start": _iso(datetime(1970, 1, 1) + timedelta(minutes=r.window)), "requests": r.count}
