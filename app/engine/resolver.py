@@ -178,7 +178,7 @@ def _order_by_interest(
         name = f"behavior.topic_articles.{topic}" if source == "behavior" else "score.model.affinity"
         signals.append(Signal(name, extra))
     layer: Layer = "behavioral" if source == "behavior" else "predictive"
-    rule = f"{page.path} ordered by {'interest' if source == 'behavior' else 'predicted interest'} in {topic}"
+    rule = f"order by {'interest' if source == 'behavior' else 'predicted interest'} in {topic} on {page.path}"
     return order, Choice(rule=rule, layer=layer, signals=tuple(signals))
 
 
@@ -224,6 +224,6 @@ def _order(
             order = tuple(slot if slot.pinned else next(queue) for slot in page.slots)
             if order == page.slots:
                 return None, None
-            name = f"{page.path} arrangement {arrangement.id}"
+            name = f"arrangement {arrangement.id} on {page.path}"
             return order, _choice(name, rule, attributes)
     return None, None
