@@ -46,8 +46,8 @@ from app.store.models import Conversion, Exposure, MLModel
 log = logging.getLogger(__name__)
 
 KINDS = ("convert", "churn", "affinity")
-MIN_TRAIN = 200
-MIN_VALIDATION = 100
+MIN_TRAIN = 100
+MIN_VALIDATION = 80
 MIN_CLASS = 10
 AUC_MARGIN = 0.05
 LOSS_RATIO = 0.98
