@@ -158,6 +158,7 @@ def main() -> None:
                 device = "mobile" if "iPhone" in ctx["ua"] else "tablet" if "iPad" in ctx["ua"] else "desktop"
                 country = next(k for k, v in IPS.items() if v == ctx["ip"])
                 info = RequestInfo(
+                    method="GET",
                     path=args.path,
                     device=device,
                     visitor_id=None,

@@ -34,6 +34,7 @@ class RequestInfo:
     """What one request tells us, already validated."""
 
     path: str
+    method: str
     device: str
     visitor_id: str | None
     gpc: bool
@@ -174,6 +175,7 @@ def read_request(request: Request, *, secret_key: str, geo_header: str | None) -
     bot = device == "bot"
     return RequestInfo(
         path=request.path,
+        method=request.method,
         device=device,
         visitor_id=None if bot else read_visitor_cookie(request, secret_key),
         gpc=request.headers.get("Sec-GPC", "").strip() == "1",

@@ -81,7 +81,9 @@ def render_page(page: Page, status: int = 200, **extra: Any) -> tuple[str, int]:
         # No session cookie for bots: a CSRF token would create one, and bots cannot sign up.
         extra["csrf_token"] = lambda: ""
     html = render_template(f"pages/{page.layout}.html", page=page, blocks=blocks, **extra)
-    if visit.is_bot:
+    if visit.info.method == "HEAD":
+        pass  # a HEAD request shows nobody anything: nothing to record
+    elif visit.is_bot:
         store.count_bot_request(visit.now.date())
     else:
         assert visit.visitor_id is not None

@@ -240,3 +240,10 @@ def test_blocks_carry_their_topics(client: FlaskClient) -> None:
     shown = blocks(get(client, "/", DESKTOP, tz=DAY))
     assert shown["home-features"]["topics"] == "analytics"  # from the page file
     assert shown["home-privacy"]["topics"] == "privacy"
+
+
+def test_head_requests_record_nothing(app: Flask, client: FlaskClient) -> None:
+    response = client.head("/", headers={"User-Agent": DESKTOP})
+    assert response.status_code == 200
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Exposure)) == 0
