@@ -144,6 +144,26 @@ def list_command() -> None:
         click.echo(f"  {run}")
 
 
+@jobs_cli.command("models")
+def models_command() -> None:
+    """List trained model versions: which serve, which were rejected and why, with their metrics."""
+    from sqlalchemy import select
+
+    from app.ml.serving import latest_published
+    from app.store.models import MLModel
+
+    serving = {kind: m.version for kind, m in latest_published().items()}
+    rows = db.session.scalars(select(MLModel).order_by(MLModel.kind, MLModel.version)).all()
+    if not rows:
+        click.echo("no model trained yet: run `flask jobs run train` once there is traffic")
+    for row in rows:
+        mark = "serving" if serving.get(row.kind) == row.version else row.status
+        shown = {k: v for k, v in row.metrics.items() if not k.endswith("_classes")}
+        click.echo(f"{row.kind:<9} v{row.version:<3} {mark:<9} {row.trained_at:%Y-%m-%d %H:%M}  {shown}")
+        if row.reason:
+            click.echo(f"{'':14}{row.reason}")
+
+
 @jobs_cli.command("scheduler")
 def scheduler_command() -> None:
     """Run the scheduler in the foreground: the dedicated process for multi-worker deployments."""

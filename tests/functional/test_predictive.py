@@ -226,3 +226,14 @@ def test_numpy_scoring_matches_scikit_learn(trained: Flask) -> None:
             published = Published.from_row(row)
             for i in range(min(20, len(val.x))):
                 assert np.allclose(published.score_one(val.x[i].tolist()), expected[i], atol=1e-9)
+
+
+def test_operators_can_list_model_versions(trained: Flask) -> None:
+    runner = trained.test_cli_runner()
+    assert "no model trained yet" in runner.invoke(args=["jobs", "models"]).output
+    with trained.app_context():
+        train_all(NOW, WINDOW, _site_facts())
+        train_all(NOW, WINDOW, _site_facts())
+    output = runner.invoke(args=["jobs", "models"]).output
+    assert "convert   v1   published" in output and "convert   v2   serving" in output
+    assert "roc_auc" in output
