@@ -125,6 +125,13 @@ _VISITOR_COLUMNS = (
 )  # fmt: skip
 
 
+#: Profile totals read as they are stored (the rest need a conversion).
+_FACT_COLUMNS = (
+    "visits", "page_views", "pricing_views", "articles_read", "clicks", "scroll_total", "scroll_samples",
+    "dwell_ms_total", "dwell_samples", "converted", "last_article", "previous_visit_at",
+)  # fmt: skip
+
+
 def load_visitor(visitor_id: str) -> VisitorState | None:
     """The visitor and their whole profile in one query, or None for an unknown id.
 
@@ -162,30 +169,14 @@ def load_visitor(visitor_id: str) -> VisitorState | None:
     )
     return VisitorState(
         scores=stored,
-        id=v["id"],
-        created_at=v["created_at"],
-        last_seen_at=v["last_seen_at"],
-        visits=v["visits"],
-        contextual=v["contextual"],
-        behavioral=v["behavioral"],
-        predictive=v["predictive"],
+        **{name: v[name] for name in ("id", "created_at", "last_seen_at", "visits", "contextual", "behavioral",
+                                      "predictive")},
         facts=ProfileFacts(
-            visits=v["visits"],
-            page_views=v["page_views"],
-            pricing_views=v["pricing_views"],
-            articles_read=v["articles_read"],
-            clicks=v["clicks"],
-            scroll_total=v["scroll_total"],
-            scroll_samples=v["scroll_samples"],
-            dwell_ms_total=v["dwell_ms_total"],
-            dwell_samples=v["dwell_samples"],
-            converted=v["converted"],
-            last_article=v["last_article"],
+            **{name: v[name] for name in _FACT_COLUMNS},
             recent_pages=tuple(v["recent_pages"] or ()),
-            previous_visit_at=v["previous_visit_at"],
             interests=topics,
         ),
-    )
+    )  # fmt: skip
 
 
 def _touch(visitor_id: str, state: VisitorState | None, now: datetime) -> None:

@@ -49,10 +49,21 @@ class RenderedBlock:
         return fields
 
 
+_names: tuple[Site, dict[str, str]] | None = None
+
+
 def explanation_names(site: Site) -> dict[str, str]:
-    """Display names for explanations: countries, and page titles for ``page:<path>``."""
+    """Display names for explanations: countries, and page titles for ``page:<path>``.
+
+    Built once per content snapshot, not per request.
+    """
+    global _names
+    cached = _names
+    if cached is not None and cached[0] is site:
+        return cached[1]
     names = dict(country_names())
     names.update({f"page:{p.path}": p.title for p in site.pages.values()})
+    _names = (site, names)
     return names
 
 
