@@ -3,6 +3,10 @@
 ``init_app`` loads the site once at start-up; in debug mode it reloads when a
 file changes (checked at most once a second), keeping the last good version of
 any file that breaks.
+
+A snapshot's problems are logged when it starts being served (the first
+request, or a reload), not when the app is built: every ``flask`` command
+builds the app, and ``flask content lint`` prints the problems itself.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ class ContentStore:
         self._checked = 0.0
         self._stamp = self._fingerprint()
         self.site = self.loader.load()
+        self._logged = False
 
     def _fingerprint(self) -> tuple[tuple[str, int, int], ...]:
         files = [
@@ -57,6 +62,10 @@ class ContentStore:
                 if stamp != self._stamp:
                     self._stamp = stamp
                     self.reload()
+        if not self._logged:
+            with self._lock:
+                if not self._logged:
+                    self._log_problems()
         return self.site
 
     def reload(self) -> Site:
@@ -68,7 +77,13 @@ class ContentStore:
             self.site.variant_count(),
             len(self.site.problems),
         )
+        self._log_problems()
         return self.site
+
+    def _log_problems(self) -> None:
+        for problem in self.site.problems:
+            log.warning("content problem: %s", problem)
+        self._logged = True
 
 
 def init_app(app: Flask) -> None:

@@ -1,14 +1,20 @@
 """Load and validate the site's content: pages and editors' variant files.
 
-Every problem is reported with the file, line and field in plain words. A file
-with problems is left out of the catalog (the loader keeps the previous good
-version of it when one is given), so a bad edit never takes the site down.
+Every problem is reported with the file, line and field in plain words, once,
+sorted by file and line, and every file is checked as far as it can be in one
+pass: a file that is not YAML cannot be checked further, but one with both a
+field and a condition problem gets both, and a broken page does not hide the
+problems of its blocks' variant files. A file with problems is left out of the
+catalog (the loader keeps the previous good version of it when one is given),
+so a bad edit never takes the site down.
+
+Loading has no side effects: how problems are shown (logged while serving,
+printed by ``flask content lint``) is the caller's business.
 """
 
 from __future__ import annotations
 
 import difflib
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +28,6 @@ from app.engine.conditions import ConditionError, check_condition
 from app.engine.model import Arrangement, Catalog, PageSpec, Rule, Slot, Variant
 from app.engine.rules import compile_rule, precedence, referenced_attributes
 from components import Component, Field
-
-log = logging.getLogger(__name__)
 
 LAYOUTS = ("landing", "article", "guides", "signup", "welcome")
 RESERVED = ("when", "priority", "topics")
@@ -42,6 +46,10 @@ class Problem:
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
         return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+    def sort_key(self) -> tuple[str, int, str]:
+        """File, line, field: the order an editor reads problems in (a whole-file problem first)."""
+        return self.path, self.line or 0, self.field
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,7 @@ class Site:
     topics: tuple[str, ...]
     pages: Mapping[str, Page]
     catalog: Catalog
+    #: Sorted by :meth:`Problem.sort_key`, each once.
     problems: tuple[Problem, ...] = ()
 
     def guides(self) -> list[Page]:
@@ -138,7 +147,8 @@ class Loader:
         self.registry = registry
         self._kinds = attribute_kinds()
         self._page_paths: set[str] = set()
-        self._declared_blocks: set[str] = set()
+        #: Block -> the component named for it by any page file, valid or not (None: unknown).
+        self._declared_blocks: dict[str, str | None] = {}
         self._topics_known: tuple[str, ...] = ()
 
     def _rel(self, path: Path) -> str:
@@ -172,9 +182,9 @@ class Loader:
                         "has no valid default variant (a file without 'when:'), so the block is not shown",
                     )
                 )
-        for problem in problems:
-            log.warning("content problem: %s", problem)
-        return Site(name=name, topics=topics, pages=pages, catalog=catalog, problems=tuple(problems))
+        # The same link twice in one field is one problem; ties keep the order found.
+        unique = sorted(dict.fromkeys(problems), key=Problem.sort_key)
+        return Site(name=name, topics=topics, pages=pages, catalog=catalog, problems=tuple(unique))
 
     def _site_settings(self, problems: list[Problem]) -> tuple[str, tuple[str, ...]]:
         file = _File(self.root / "pages" / "_site.yaml", "pages/_site.yaml")
@@ -205,13 +215,15 @@ class Loader:
                 problems.extend(file.problems)
                 failed.add(file.rel)
         # Blocks named by any page file, valid or not: a broken page should not
-        # also make its variant folders look orphaned.
-        self._declared_blocks = {
-            item["block"]
-            for _, d in raw
-            for item in (d.get("blocks") if isinstance(d.get("blocks"), list) else [])
-            if isinstance(item, dict) and isinstance(item.get("block"), str)
-        }
+        # also make its variant folders look orphaned, nor hide their problems.
+        self._declared_blocks = {}
+        for _, d in raw:
+            for item in d.get("blocks") if isinstance(d.get("blocks"), list) else []:
+                if isinstance(item, dict) and isinstance(item.get("block"), str):
+                    component = item.get("component")
+                    known = component if isinstance(component, str) and component in self.registry else None
+                    if self._declared_blocks.get(item["block"]) is None:
+                        self._declared_blocks[item["block"]] = known
         # Links between pages are checked against every declared path.
         self._page_paths = {d["path"] for _, d in raw if isinstance(d.get("path"), str)}
         if previous is not None:
@@ -329,18 +341,21 @@ class Loader:
             for name in sorted(extra):
                 file.problem(key + (name,), "is not a block setting (block, component, pinned, topics)")
             block, component = item.get("block"), item.get("component")
-            if not isinstance(block, str) or not block:
+            named = isinstance(block, str) and bool(block)
+            known = isinstance(component, str) and component in self.registry
+            if not named:
                 file.problem(key + ("block",), "needs a block id")
-                continue
-            if component not in self.registry:
+            if not known:
                 file.problem(
                     key + ("component",),
                     f"unknown component '{component}'{_close(str(component), sorted(self.registry))}",
                 )
-                continue
             pinned = item.get("pinned", False)
             if not isinstance(pinned, bool):
                 file.problem(key + ("pinned",), "must be true or false")
+            slot_topics = self._topics(file, item.get("topics", []), key + ("topics",), self._topics_known)
+            if not (named and known):
+                continue
             if any(s.block == block for s in slots):
                 file.problem(key + ("block",), f"block '{block}' is on this page twice")
             seen = block_components.setdefault(block, (component, file.rel))
@@ -349,7 +364,6 @@ class Loader:
                     key + ("component",),
                     f"block '{block}' is a {seen[0]} in {seen[1]}; one block id has one component",
                 )
-            slot_topics = self._topics(file, item.get("topics", []), key + ("topics",), self._topics_known)
             slots.append(Slot(block=block, component=component, pinned=bool(pinned), topics=slot_topics))
         return tuple(slots)
 
@@ -361,15 +375,18 @@ class Loader:
         found: list[Arrangement] = []
         for i, item in enumerate(value):
             key: yamlfile.PathKey = ("arrangements", i)
-            if not isinstance(item, dict) or not isinstance(item.get("id"), str):
-                file.problem(key, "must be {id: <name>, when: <condition>, order: [<block>, ...]}")
+            shape = "must be {id: <name>, when: <condition>, order: [<block>, ...]}"
+            if not isinstance(item, dict):
+                file.problem(key, shape)
                 continue
+            if not isinstance(item.get("id"), str):
+                file.problem(key, shape)
             for name in sorted(set(item) - {"id", "when", "order", "priority"}):
                 file.problem(key + (name,), "is not an arrangement setting (id, when, order, priority)")
             order = item.get("order")
             if not isinstance(order, list) or not order:
                 file.problem(key + ("order",), "must list the flexible blocks in their new order")
-                continue
+                order = []
             for j, block in enumerate(order):
                 if block not in flexible:
                     file.problem(
@@ -377,7 +394,7 @@ class Loader:
                         f"'{block}' is not a flexible block of this page (flexible: {', '.join(flexible) or 'none'})",
                     )
             rule = self._rule(file, item, key)
-            if rule is not None:
+            if rule is not None and order and isinstance(item.get("id"), str):
                 found.append(Arrangement(id=item["id"], order=tuple(order), rule=rule))
         found.sort(key=lambda a: precedence(a.rule, a.id))
         return tuple(found)
@@ -387,13 +404,12 @@ class Loader:
     def _rule(self, file: _File, data: Mapping[str, Any], key: yamlfile.PathKey) -> Rule | None:
         condition = data.get("when")
         priority = data.get("priority", 0)
+        before = len(file.problems)
         if not isinstance(priority, int) or isinstance(priority, bool):
             file.problem(key + ("priority",), "must be a whole number (higher wins)")
-            return None
         if not isinstance(condition, dict) or not condition:
             file.problem(key + ("when",), "must be a condition such as {device: mobile}")
             return None
-        before = len(file.problems)
         for where, message in check_condition(condition, self._kinds):
             file.problem(key + ("when",) + _split(where), message)
         self._check_values(file, condition, key + ("when",))
@@ -451,9 +467,15 @@ class Loader:
         base = self.root / "content_variants"
         for folder in sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else ():
             block = folder.name
-            if block not in blocks:
-                if block in self._declared_blocks:
-                    continue  # its page is broken, and reported as such
+            served = block in blocks
+            if served:
+                component: Component | None = self.registry[blocks[block]]
+            elif block in self._declared_blocks:
+                # Its page is broken (and reported): its files are still checked, against
+                # the component the page names if that is known, but nothing is served.
+                name = self._declared_blocks[block]
+                component = self.registry[name] if name is not None else None
+            else:
                 problems.append(
                     Problem(
                         self._rel(folder),
@@ -463,7 +485,6 @@ class Loader:
                     )
                 )
                 continue
-            component = self.registry[blocks[block]]
             for path in sorted(folder.glob("*")):
                 rel = self._rel(path)
                 if path.suffix not in (".yaml", ".yml"):
@@ -472,6 +493,8 @@ class Loader:
                 file = _File(path, rel)
                 variant = self._variant(file, block, component, topics)
                 problems.extend(file.problems)
+                if not served:
+                    continue
                 if variant is None:
                     variant = previous_by_source.get(rel)
                     if variant is not None:
@@ -499,25 +522,28 @@ class Loader:
         }
         return Catalog(defaults=defaults, conditional=ordered)
 
-    def _variant(self, file: _File, block: str, component: Component, topics: tuple[str, ...]) -> Variant | None:
+    def _variant(self, file: _File, block: str, component: Component | None, topics: tuple[str, ...]) -> Variant | None:
+        """Check a variant file; ``component`` None (its page names an unknown one) skips the fields."""
         data = _read(file)
         if data is None:
             return None
         variant_id = file.path.stem
         if not variant_id.replace("-", "").replace("_", "").isalnum():
             file.problem((), "a variant file name may use letters, digits, '-' and '_' only")
-        for key in data:
-            if key not in RESERVED and component.field(key) is None:
-                names = [f.name for f in component.fields] + list(RESERVED)
-                file.problem(
-                    (key,),
-                    f"is not a field of the {component.name} component{_close(key, names)}; "
-                    f"its fields are {', '.join(f.name for f in component.fields)}",
-                )
-        fields = self._fields(file, data, component.fields, ())
+        fields: dict[str, Any] = {}
+        if component is not None:
+            for key in data:
+                if key not in RESERVED and component.field(key) is None:
+                    names = [f.name for f in component.fields] + list(RESERVED)
+                    file.problem(
+                        (key,),
+                        f"is not a field of the {component.name} component{_close(key, names)}; "
+                        f"its fields are {', '.join(f.name for f in component.fields)}",
+                    )
+            fields = self._fields(file, data, component.fields, ())
         variant_topics = self._topics(file, data.get("topics", []), ("topics",), topics)
         rule = self._rule(file, data, ()) if "when" in data or "priority" in data else None
-        if file.problems:
+        if file.problems or component is None:
             return None
         return Variant(
             block=block,

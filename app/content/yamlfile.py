@@ -8,6 +8,9 @@ import yaml
 
 PathKey = tuple[str | int, ...]
 
+_TEXT = "tag:yaml.org,2002:str"
+_MERGE = "tag:yaml.org,2002:merge"
+
 
 class YamlError(ValueError):
     """A file that is not valid YAML; ``line`` is 1-based when known."""
@@ -22,7 +25,9 @@ def load(text: str) -> tuple[Any, dict[PathKey, int]]:
     """Parse ``text`` safely; return the data and a map of key paths to line numbers.
 
     Duplicate keys are an error here (PyYAML would silently keep the last one,
-    and an editor would wonder why their first value never shows).
+    and an editor would wonder why their first value never shows), and so is a
+    key that YAML reads as something other than text (``1:``, ``on:``, ``null:``):
+    every key is a name, and the checks after this one compare names.
     """
     loader = yaml.SafeLoader(text)
     try:
@@ -47,6 +52,14 @@ def _walk(node: yaml.Node, path: PathKey, lines: dict[PathKey, int]) -> None:
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                continue  # "<<: *defaults" brings in the keys of another mapping
+            if key_node.tag != _TEXT:
+                shown = f"'{key_node.value}'" if isinstance(key_node, yaml.ScalarNode) else "here"
+                raise YamlError(
+                    f"the key {shown} must be a name; put it in quotes if it is one",
+                    key_node.start_mark.line + 1,
+                )
             key = str(key_node.value)
             if key in seen:
                 raise yaml.MarkedYAMLError(problem=f"the key '{key}' appears twice", problem_mark=key_node.start_mark)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.web import errors, events, pages, preferences
+from app.web import errors, events, favicon, pages, preferences
 from app.web.security import add_security_headers
 from app.web.visit import set_visitor_cookie
 
 
 def init_app(app: Flask) -> None:
+    app.register_blueprint(favicon.bp)
     app.register_blueprint(preferences.bp)
     app.register_blueprint(events.bp)
     app.register_blueprint(pages.bp)

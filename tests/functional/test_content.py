@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -12,7 +16,7 @@ from flask import Flask, render_template_string
 from app.content import ContentStore, current_site
 from app.engine.model import BlockDecision
 from app.web.pages import RenderedBlock
-from tests.conftest import DESKTOP, IPHONE, ROOT, blocks, dispose, get, make_app, soup, zone_at
+from tests.conftest import DESKTOP, IPHONE, ROOT, blocks, database_url, dispose, get, make_app, soup, zone_at
 
 DAY = zone_at({13, 14, 15})
 HOME_BLOCKS = len(yaml.safe_load((ROOT / "pages/home.yaml").read_text())["blocks"])
@@ -20,12 +24,11 @@ GOOD_PHONE = (ROOT / "content_variants/home-hero/phone.yaml").read_text()
 
 
 def lint(app: Flask) -> tuple[int, str]:
-    result = (
-        app.test_cli_runner(mix_stderr=False).invoke(args=["content", "lint"])
-        if _mix_stderr_supported()
-        else app.test_cli_runner().invoke(args=["content", "lint"])
-    )
-    return result.exit_code, result.output + (getattr(result, "stderr", "") or "")
+    """Run ``flask content lint``; its exit code and stdout (it writes nothing to stderr)."""
+    runner = app.test_cli_runner(mix_stderr=False) if _mix_stderr_supported() else app.test_cli_runner()
+    result = runner.invoke(args=["content", "lint"])
+    assert result.stderr == "", result.stderr
+    return result.exit_code, result.stdout
 
 
 def _mix_stderr_supported() -> bool:
@@ -112,6 +115,12 @@ BAD_FILES = [
         "'/prices', which is not a page of this site (did you mean '/pricing'?)",
     ),
     (
+        "number-key.yaml",
+        "when: {device: mobile}\nheadline: Hi\nsubhead: Sub\ncta_label: Go\ncta_href: /\n1: typo\n",
+        "number-key.yaml:6",
+        "the key '1' must be a name; put it in quotes if it is one",
+    ),
+    (
         "second-default.yaml",
         "headline: Hi\nsubhead: Sub\ncta_label: Go\ncta_href: /\n",
         "second-default.yaml",
@@ -169,6 +178,136 @@ def test_broken_page_file_is_reported(site_app, content_root: Path) -> None:  # 
     )
     assert "no page uses" not in output
     assert get(app.test_client(), "/").status_code == 200
+
+
+def _problem_lines(output: str) -> tuple[list[str], str]:
+    """The problem lines of a lint run, and its summary (the last line)."""
+    lines = output.splitlines()
+    return lines[:-1], lines[-1]
+
+
+def _sort_key(line: str) -> tuple[str, int, str]:
+    """(file, line, field) of a ``file:line: field: message`` line."""
+    where, _, rest = line.partition(": ")
+    path, _, number = where.partition(":")
+    head, sep, _ = rest.partition(": ")
+    field = head if sep and " " not in head else ""
+    return path, int(number or 0), field
+
+
+def test_lint_prints_every_problem_of_every_file_once_sorted_on_stdout(site_app, content_root: Path) -> None:  # type: ignore[no-untyped-def]
+    hero = content_root / "content_variants/home-hero"
+    # A field, a priority, a link (twice) and a condition problem in one file.
+    (hero / "both.yaml").write_text(
+        "when: {devise: mobile}\n"
+        "priority: high\n"
+        "headline: Hi\n"
+        "subhead: See [our prices](/prices) or [the plans](/prices)\n"
+        "cta_label: Go\n"
+        "cta_href: /\n"
+        "headlin: typo\n"
+    )
+    (hero / "broken-yaml.yaml").write_text("when: {device: mobile\nheadline: x\n")
+    # A broken page: an arrangement without an order whose condition is wrong too ...
+    pricing = content_root / "pages/pricing.yaml"
+    pricing.write_text(
+        pricing.read_text()
+        .replace("    order: [pricing-cta, pricing-testimonial]\n", "")
+        .replace("when: {daypart: night}", "when: {daypart: nite}")
+    )
+    # ... does not hide the problems of its blocks' variant files.
+    late = content_root / "content_variants/pricing-cta/late-night.yaml"
+    late.write_text(late.read_text().replace("when: {daypart: night}", "when: {daypart: {$inn: [night]}}"))
+
+    code, output = lint(site_app())
+
+    assert code == 1
+    problems, summary = _problem_lines(output)
+    expected = [
+        "content_variants/home-hero/both.yaml:1: when.devise: unknown attribute 'devise' (did you mean 'device'?)",
+        "content_variants/home-hero/both.yaml:2: priority: must be a whole number",
+        "content_variants/home-hero/both.yaml:4: subhead: links to '/prices', which is not a page of this site",
+        "content_variants/home-hero/both.yaml:7: headlin: is not a field of the hero component",
+        "content_variants/home-hero/broken-yaml.yaml:2: this is not valid YAML",
+        "content_variants/pricing-cta/late-night.yaml:1: when.daypart.$inn: unknown operator '$inn'",
+        "pages/pricing.yaml:13: arrangements[0].order: must list the flexible blocks in their new order",
+        "pages/pricing.yaml:14: arrangements[0].when.daypart: 'nite' is never a daypart",
+    ]
+    assert len(problems) == len(expected), output
+    for line, start in zip(problems, expected, strict=True):
+        assert line.startswith(start), output
+    assert [_sort_key(line) for line in problems] == sorted(_sort_key(line) for line in problems)
+    assert len(set(problems)) == len(problems)
+    assert summary.startswith(f"{len(expected)} problems in 4 files"), summary
+
+
+def test_lint_checks_the_variants_of_a_page_with_an_unknown_component(site_app, content_root: Path) -> None:  # type: ignore[no-untyped-def]
+    pricing = content_root / "pages/pricing.yaml"
+    pricing.write_text(pricing.read_text().replace("component: hero", "component: heroo"))
+    late = content_root / "content_variants/pricing-hero/late-night.yaml"
+    late.write_text(late.read_text().replace("when: {daypart: night}", "when: {daypart: nite}"))
+    code, output = lint(site_app())
+    assert code == 1
+    problems, summary = _problem_lines(output)
+    assert problems == [
+        "content_variants/pricing-hero/late-night.yaml:1: when.daypart: 'nite' is never a daypart; "
+        "it is one of morning, afternoon, evening, night (did you mean 'night'?)",
+        "pages/pricing.yaml:7: blocks[0].component: unknown component 'heroo' (did you mean 'hero'?)",
+    ]
+    assert summary.startswith("2 problems in 2 files")
+
+
+def test_lint_of_clean_content_prints_one_summary_line(app: Flask) -> None:
+    code, output = lint(app)
+    assert code == 0
+    assert len(output.splitlines()) == 1 and output.startswith("All good: ")
+
+
+def test_the_lint_command_writes_each_problem_once_and_nothing_to_stderr(tmp_path: Path, content_root: Path) -> None:
+    """The command as editors run it: building the app for the command must not report problems too."""
+    (content_root / "content_variants/home-hero/broken-yaml.yaml").write_text("when: {device: mobile\nheadline: x\n")
+    (content_root / "content_variants/home-hero/typo.yaml").write_text(
+        "when: {device: {$inn: [mobile]}}\nheadline: Hi\nsubhead: Sub\ncta_label: Go\ncta_href: /\nheadlin: typo\n"
+    )
+    dispose(make_app(tmp_path))  # a migrated database for the command's app
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(tmp_path),
+        "SECRET_KEY": "test-secret-key",
+        "TESSERA_SCHEDULER": "off",
+        "TESSERA_CONTENT_ROOT": str(content_root),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "content", "lint"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stderr == ""
+    problems, summary = _problem_lines(done.stdout)
+    assert [line.split(": ")[0] for line in problems] == [
+        "content_variants/home-hero/broken-yaml.yaml:2",
+        "content_variants/home-hero/typo.yaml:1",
+        "content_variants/home-hero/typo.yaml:6",
+    ]
+    assert summary.startswith("3 problems in 2 files")
+
+
+def test_the_served_site_logs_each_problem_once(site_app, content_root: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+    (content_root / "content_variants/home-hero/broken-yaml.yaml").write_text("when: {device: mobile\nheadline: x\n")
+    with caplog.at_level(logging.WARNING, logger="app.content"):
+        app = site_app()
+        assert caplog.records == []  # every flask command builds the app; that alone reports nothing
+        client = app.test_client()
+        for path in ("/", "/pricing", "/"):
+            assert get(client, path, tz=DAY).status_code == 200
+    assert [r.getMessage() for r in caplog.records] == [
+        "content problem: content_variants/home-hero/broken-yaml.yaml:2: "
+        "this is not valid YAML: expected ',' or '}', but got ':'"
+    ]
 
 
 def test_reload_keeps_the_previous_good_version(site_app, content_root: Path) -> None:  # type: ignore[no-untyped-def]
