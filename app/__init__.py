@@ -19,14 +19,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     ``config`` overrides the environment (tests pass a temporary database).
     """
-    import logging
-
     from flask import Flask
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     from app import config as config_module
-    from app import content, jobs, sim, store, web
-    from app.extensions import csrf, db
+    from app import content, jobs, logs, metrics, sim, store, web
+    from app.extensions import csrf, db, migrate
     from app.ml.serving import ModelCache
 
     app = Flask(
@@ -42,7 +40,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         config_module.from_environment(Path(app.instance_path), need_secret="SECRET_KEY" not in overrides)
     )
     app.config.from_mapping(overrides)
+    keys = [app.config["SECRET_KEY"], *(app.config.get("SECRET_KEY_FALLBACKS") or ())]
     app.config.update(
+        # Newest first; the visitor cookie, sessions and CSRF tokens verify with any, sign with the newest.
+        SECRET_KEYS=tuple(keys),
+        SECRET_KEY_FALLBACKS=keys[1:],
+        WTF_CSRF_SECRET_KEY=keys[::-1],  # itsdangerous takes them oldest first
+        SQLALCHEMY_ENGINE_OPTIONS=store.engine_options(app.config),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=app.config["COOKIE_SECURE"],
@@ -51,12 +55,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     if app.config["PROXY_HOPS"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_HOPS"])  # type: ignore[method-assign]
-    logging.getLogger("app").setLevel(logging.INFO)
+    logs.init_app(app)
 
     db.init_app(app)
+    migrate.init_app(app, db, directory=str(config_module.ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     store.init_app(app)
     content.init_app(app)
+    metrics.init_app(app)
     web.init_app(app)
     jobs.init_app(app)
     sim.init_app(app)

@@ -25,42 +25,75 @@ def _int(name: str, default: int) -> int:
     return default if raw is None or raw == "" else int(raw)
 
 
-def _secret_key(instance_path: Path) -> str:
-    """SECRET_KEY from the environment, else one generated once and kept in the instance folder.
+def _flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    return raw in ("1", "true", "yes", "on")
 
-    A generated key survives restarts, so visitors keep their id and settings.
+
+def _secret_keys(instance_path: Path) -> list[str]:
+    """The signing keys, newest first.
+
+    ``SECRET_KEYS`` (comma-separated, newest first: cookies and CSRF tokens
+    signed with an older key still verify, new ones use the newest), else
+    ``SECRET_KEY``, else one generated once and kept in the instance folder,
+    so visitors keep their id across restarts.
     """
+    keys = [k.strip() for k in os.environ.get("SECRET_KEYS", "").split(",") if k.strip()]
+    if keys:
+        return keys
     key = os.environ.get("SECRET_KEY")
     if key:
-        return key
-    path = instance_path / "secret_key"
+        return [key]
+    return [_generated_key(instance_path / "secret_key")]
+
+
+def _generated_key(path: Path) -> str:
+    """Read the generated key, or create it: atomically, so workers starting together agree.
+
+    The key is written to a private temporary file and linked into place;
+    ``link`` fails if another process got there first, and then its key wins.
+    """
     if path.exists():
         return path.read_text().strip()
-    instance_path.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32)
-    path.write_text(key)
-    path.chmod(0o600)
-    return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(secrets.token_hex(32))
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink()
+    return path.read_text().strip()
 
 
 def from_environment(instance_path: Path, *, need_secret: bool = True) -> dict[str, Any]:
     """The settings documented in the README's configuration table."""
+    keys = _secret_keys(instance_path) if need_secret else [None]
     return {
-        "SECRET_KEY": _secret_key(instance_path) if need_secret else None,
+        "SECRET_KEY": keys[0],
+        "SECRET_KEY_FALLBACKS": keys[1:],
         "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'tessera.sqlite'}",
         "HOLDOUT_SHARE": _float("TESSERA_HOLDOUT_SHARE", 0.10),
         "GEO_HEADER": os.environ.get("TESSERA_GEO_HEADER") or None,
         "PROXY_HOPS": _int("TESSERA_PROXY_HOPS", 0),
         "SERVER_TIMEZONE": os.environ.get("TESSERA_SERVER_TIMEZONE") or None,
-        "COOKIE_SECURE": os.environ.get("TESSERA_COOKIE_SECURE", "").lower() in ("1", "true", "yes"),
+        "COOKIE_SECURE": _flag("TESSERA_COOKIE_SECURE", False),
         "SCHEDULER": os.environ.get("TESSERA_SCHEDULER", "in-process"),
         "PURGE_INTERVAL": _int("TESSERA_PURGE_INTERVAL", 3600),
         "MIN_EVIDENCE": _int("TESSERA_MIN_EVIDENCE", 3),
         "EVENT_RETENTION_DAYS": _int("TESSERA_EVENT_RETENTION_DAYS", 90),
+        "EXPOSURE_RETENTION_DAYS": _int("TESSERA_EXPOSURE_RETENTION_DAYS", 180),
+        "CONVERSION_RETENTION_DAYS": _int("TESSERA_CONVERSION_RETENTION_DAYS", 395),
+        "VISITOR_RETENTION_DAYS": _int("TESSERA_VISITOR_RETENTION_DAYS", 395),
         "RATE_LIMIT_VISITOR": _int("TESSERA_RATE_LIMIT_VISITOR", 60),
         "RATE_LIMIT_ADDRESS": _int("TESSERA_RATE_LIMIT_ADDRESS", 600),
         "SCORE_MAX_AGE_HOURS": _int("TESSERA_SCORE_MAX_AGE_HOURS", 36),
-        "ONLINE_SCORING": os.environ.get("TESSERA_ONLINE_SCORING", "1").lower() not in ("0", "false", "no"),
+        "ONLINE_SCORING": _flag("TESSERA_ONLINE_SCORING", True),
         "PREDICTION_WINDOW_DAYS": _int("TESSERA_PREDICTION_WINDOW_DAYS", 2),
         "ACTIVE_DAYS": _int("TESSERA_ACTIVE_DAYS", 30),
         "TRAIN_INTERVAL": _int("TESSERA_TRAIN_INTERVAL", 24 * 3600),
@@ -68,5 +101,9 @@ def from_environment(instance_path: Path, *, need_secret: bool = True) -> dict[s
         "CLOCK": None,
         "VISITOR_IDS": None,
         "CONTENT_ROOT": os.environ.get("TESSERA_CONTENT_ROOT") or str(ROOT),
-        "CONTENT_WATCH": os.environ.get("TESSERA_CONTENT_WATCH", "").lower() in ("1", "true", "yes"),
+        "CONTENT_WATCH": _flag("TESSERA_CONTENT_WATCH", False),
+        "AUTO_MIGRATE": _flag("TESSERA_AUTO_MIGRATE", True),
+        "DB_TIMEOUT": _int("TESSERA_DB_TIMEOUT", 3),
+        "METRICS_TOKEN": os.environ.get("TESSERA_METRICS_TOKEN") or None,
+        "LOG_FORMAT": os.environ.get("TESSERA_LOG_FORMAT", "text"),
     }

@@ -19,6 +19,7 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from app.extensions import db
+from app.store.schema import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,22 +43,40 @@ IP_GB = "81.2.69.160"
 IP_IN = "49.44.0.1"
 
 
+#: Where the session's migrated SQLite template lives (an environment variable, because this
+#: module is imported twice: as pytest's conftest and as ``tests.conftest`` by the tests).
+_TEMPLATE = "TESSERA_TEST_SQLITE_TEMPLATE"
+
+
 @pytest.fixture(scope="session", autouse=True)
-def _fresh_postgres_schema(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """On PostgreSQL, rebuild the tables once per run so a changed schema is picked up."""
-    if not os.environ.get("TEST_DATABASE_URL"):
-        return
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": os.environ["TEST_DATABASE_URL"],
-            "SECRET_KEY": "schema",
-            "SCHEDULER": "off",
-        }
-    )
+def _migrated_schema(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Build the schema once per run, through the migrations (as a real deployment does).
+
+    PostgreSQL: every table is dropped and the database upgraded from nothing.
+    SQLite: a template database is upgraded once and copied for every test.
+    """
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        template = tmp_path_factory.mktemp("schema") / "template.sqlite"
+        url = f"sqlite:///{template}"
+        os.environ[_TEMPLATE] = str(template)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "schema", "SCHEDULER": "off"})
     with app.app_context():
-        db.drop_all()
-        db.create_all()
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as connection:
+                connection.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        upgrade()
     dispose(app)
+
+
+@pytest.fixture(autouse=True)
+def _closed_breaker() -> Iterator[None]:
+    """Each test starts with the database breaker closed (a test may trip it on purpose)."""
+    from app.store import health
+
+    health.reset()
+    yield
+    health.reset()
 
 
 def database_url(tmp_path: Path) -> str:
@@ -65,6 +84,10 @@ def database_url(tmp_path: Path) -> str:
 
 
 def make_app(tmp_path: Path, **overrides: object) -> Flask:
+    """An app on the test database: migrated, and emptied of rows (PostgreSQL keeps them between tests)."""
+    target = tmp_path / "test.sqlite"
+    if not os.environ.get("TEST_DATABASE_URL") and not target.exists():
+        shutil.copyfile(os.environ[_TEMPLATE], target)
     config = {
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": database_url(tmp_path),
@@ -76,7 +99,6 @@ def make_app(tmp_path: Path, **overrides: object) -> Flask:
     config.update(overrides)
     app = create_app(config)
     with app.app_context():
-        # PostgreSQL keeps rows between tests; start every test empty.
         for table in reversed(db.metadata.sorted_tables):
             db.session.execute(table.delete())
         db.session.commit()

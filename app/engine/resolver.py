@@ -55,10 +55,17 @@ def decide(
     prefs: Preferences,
     *,
     holdout_share: float,
+    holdout: bool | None = None,
 ) -> PageDecision:
-    """Choose a variant for every block of ``page`` and the order of its flexible zone."""
+    """Choose a variant for every block of ``page`` and the order of its flexible zone.
+
+    ``holdout`` is the visitor's stored group (fixed at their first exposure);
+    None assigns it from ``holdout_share`` by a hash of the visitor id.
+    """
     bot = context.is_bot
-    holdout = not bot and context.visitor_id is not None and in_holdout(context.visitor_id, holdout_share)
+    if holdout is None:
+        holdout = context.visitor_id is not None and in_holdout(context.visitor_id, holdout_share)
+    holdout = holdout and not bot
     effective = _NO_PREFS if bot or holdout else prefs
     layers = tuple(layer for layer in LAYERS if effective.allows(layer))
     attributes = build_attributes(context, profile, scores, effective) if layers else {}

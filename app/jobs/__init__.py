@@ -27,7 +27,7 @@ from app import store
 from app.clock import utcnow
 from app.extensions import db
 from app.jobs.leader import Leadership
-from app.jobs.runs import claim_run, finish_run, recent_runs
+from app.jobs.runs import claim_run, finish_run, heartbeat, recent_runs
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +43,14 @@ class Job:
 
 
 def _purge(now: datetime) -> dict[str, Any]:
-    days = current_app.config["EVENT_RETENTION_DAYS"]
-    return store.purge(now, retention=timedelta(days=days))
+    config = current_app.config
+    retention = store.Retention(
+        events=timedelta(days=config["EVENT_RETENTION_DAYS"]),
+        exposures=timedelta(days=config["EXPOSURE_RETENTION_DAYS"]),
+        conversions=timedelta(days=config["CONVERSION_RETENTION_DAYS"]),
+        visitors=timedelta(days=config["VISITOR_RETENTION_DAYS"]),
+    )
+    return {**store.expire(now, retention), **store.purge(now)}
 
 
 def _site_facts() -> Any:
@@ -87,7 +93,7 @@ JOBS: dict[str, Job] = {
     for job in (
         Job("train", _train, "TRAIN_INTERVAL", "Train the three models; publish those that beat the baseline."),
         Job("score", _score, "SCORE_INTERVAL", "Score active visitors with the published models."),
-        Job("purge", _purge, "PURGE_INTERVAL", "Delete raw events past the retention; profiles stay."),
+        Job("purge", _purge, "PURGE_INTERVAL", "Delete records past their retention; profiles stay in aggregate."),
     )
 }
 
@@ -97,8 +103,13 @@ def _now() -> datetime:
 
 
 def run_job(name: str, *, force: bool = False, now: datetime | None = None) -> dict[str, Any] | None:
-    """Run a job once for the current interval; None when another run already has it."""
+    """Run a job once for the current interval; None when another run already has it.
+
+    The run holds a lease renewed by a heartbeat while it works, so a run
+    whose process dies is taken over later rather than left "running".
+    """
     job = JOBS[name]
+    store.ready()
     now = now or _now()
     interval = int(current_app.config[job.interval_key])
     seconds = (now - datetime(1970, 1, 1)).total_seconds()
@@ -108,16 +119,22 @@ def run_job(name: str, *, force: bool = False, now: datetime | None = None) -> d
     if run_id is None:
         log.info("job %s: slot %s already taken, skipped", name, slot)
         return None
+    clock = current_app.config.get("CLOCK") or _real_now
     try:
-        result = job.run(now)
+        with heartbeat(db.engine, run_id, owner, clock), store.health.unbounded():
+            result = job.run(now)
     except Exception as exc:  # a failed job is recorded and logged, never raised into the scheduler
         db.session.rollback()
-        finish_run(run_id, _now(), ok=False, detail=f"{type(exc).__name__}: {exc}")
-        log.exception("job %s failed", name)
+        finish_run(run_id, owner, _now(), ok=False, detail=f"{type(exc).__name__}: {exc}")
+        log.exception("job %s failed", name, extra={"job": name, "outcome": "failed"})
         raise
-    finish_run(run_id, _now(), ok=True, detail=str(result))
-    log.info("job %s done: %s", name, result)
+    finish_run(run_id, owner, _now(), ok=True, detail=str(result))
+    log.info("job %s done: %s", name, result, extra={"job": name, "outcome": "ok", "result": result})
     return result
+
+
+def _real_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 jobs_cli = AppGroup("jobs", help="Run and schedule Tessera's jobs.")
@@ -167,7 +184,6 @@ def models_command() -> None:
 @jobs_cli.command("scheduler")
 def scheduler_command() -> None:
     """Run the scheduler in the foreground: the dedicated process for multi-worker deployments."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
     scheduler = build_scheduler(current_app._get_current_object(), blocking=True)  # type: ignore[attr-defined]
     click.echo(f"scheduler running: {', '.join(JOBS)} (Ctrl+C to stop)")
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
@@ -185,8 +201,12 @@ def build_scheduler(app: Flask, *, blocking: bool = False) -> Any:
 
     def wrapped(name: str) -> None:
         with app.app_context():
-            if not leadership.acquire():
-                log.info("job %s: another process is the scheduler; standing by", name)
+            try:
+                if not leadership.acquire():
+                    log.info("job %s: another process is the scheduler; standing by", name)
+                    return
+            except store.health.UNAVAILABLE as error:
+                log.warning("job %s: database unavailable, next interval then (%s)", name, str(error)[:200])
                 return
             # A failure is already logged and recorded by run_job; the scheduler goes on.
             with contextlib.suppress(Exception):

@@ -129,6 +129,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy.engine import make_url
 
+from app import store
 from app.sim.driver import SimulationError, Tally, simulate
 from app.sim.report import format_report, lift_report
 
@@ -254,6 +255,8 @@ def simulate_command(visitors: int, days: int, seed: int, holdout: float, databa
     shown = make_url(url).render_as_string(hide_password=True)
     app = simulation_app(current_app, url, holdout)
     try:
+        with app.app_context():
+            store.ready()  # a new database gets its schema before anything reads it
         if report_only:
             report = lift_report(app)
         else:

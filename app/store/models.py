@@ -47,6 +47,9 @@ class Visitor(db.Model):  # type: ignore[name-defined,misc]
     predictive: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     #: Whether the browser sent Sec-GPC on the last request (training honours it).
     gpc: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The holdout group, fixed at the visitor's first exposure (None before it), so
+    #: changing the holdout share later never moves anyone between groups.
+    holdout: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     #: When the visit before the current one ended (recency).
     previous_visit_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
@@ -165,7 +168,11 @@ class BotRequests(db.Model):  # type: ignore[name-defined,misc]
 
 
 class JobRun(db.Model):  # type: ignore[name-defined,misc]
-    """One run of a scheduled job; (job, slot) is unique, so a slot runs once."""
+    """One run of a scheduled job; (job, slot) is unique, so a slot runs once.
+
+    A running run holds a lease that its owner renews while it works; a run
+    whose lease ran out (its process was killed) is taken over and redone.
+    """
 
     __tablename__ = "job_runs"
     __table_args__ = (UniqueConstraint("job", "slot", name="uq_job_runs_job_slot"),)
@@ -178,6 +185,8 @@ class JobRun(db.Model):  # type: ignore[name-defined,misc]
     finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     status: Mapped[str] = mapped_column(String(10))
     detail: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    #: While running: the owner is alive until then (renewed by a heartbeat).
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class MLModel(db.Model):  # type: ignore[name-defined,misc]

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 
 from app.engine import PageDecision
 from app.engine.profile import WEIGHTS, ProfileFacts, growth
@@ -104,6 +105,8 @@ class VisitorState:
     behavioral: bool | None
     predictive: bool | None
     facts: ProfileFacts = field(default_factory=ProfileFacts)
+    #: The holdout group stored at the first exposure; None before it.
+    holdout: bool | None = None
     scores: StoredScores | None = None
 
 
@@ -119,7 +122,7 @@ class StoredScores:
 
 
 _VISITOR_COLUMNS = (
-    "id", "created_at", "last_seen_at", "visits", "contextual", "behavioral", "predictive",
+    "id", "created_at", "last_seen_at", "visits", "contextual", "behavioral", "predictive", "holdout",
     "previous_visit_at", "page_views", "pricing_views", "articles_read", "clicks", "scroll_total",
     "scroll_samples", "dwell_ms_total", "dwell_samples", "converted", "last_article", "recent_pages",
 )  # fmt: skip
@@ -170,7 +173,7 @@ def load_visitor(visitor_id: str) -> VisitorState | None:
     return VisitorState(
         scores=stored,
         **{name: v[name] for name in ("id", "created_at", "last_seen_at", "visits", "contextual", "behavioral",
-                                      "predictive")},
+                                      "predictive", "holdout")},
         facts=ProfileFacts(
             **{name: v[name] for name in _FACT_COLUMNS},
             recent_pages=tuple(v["recent_pages"] or ()),
@@ -179,8 +182,12 @@ def load_visitor(visitor_id: str) -> VisitorState | None:
     )  # fmt: skip
 
 
+class VisitorGone(Exception):
+    """The visitor was erased while this request was in flight; nothing was written."""
+
+
 def _touch(visitor_id: str, state: VisitorState | None, now: datetime) -> None:
-    """Create the visitor, or count a new visit after a gap."""
+    """Create the visitor, or count a new visit after a gap; :class:`VisitorGone` if erased meanwhile."""
     if state is None:
         db.session.execute(
             _insert(Visitor)
@@ -191,7 +198,9 @@ def _touch(visitor_id: str, state: VisitorState | None, now: datetime) -> None:
     values: dict[str, Any] = {"last_seen_at": now}
     if now - state.last_seen_at > VISIT_GAP:
         values.update(visits=Visitor.visits + 1, previous_visit_at=state.last_seen_at)
-    db.session.execute(_update(Visitor).where(Visitor.id == visitor_id).values(**values))
+    if not db.session.execute(_update(Visitor).where(Visitor.id == visitor_id).values(**values)).rowcount:
+        db.session.rollback()
+        raise VisitorGone(visitor_id)
 
 
 def _add_interest(visitor_id: str, deltas: dict[str, tuple[float, int]]) -> None:
@@ -227,13 +236,17 @@ def record_render(
     view: PageView,
     profile: bool,
     gpc: bool = False,
-) -> None:
+) -> bool:
     """Record a render: the exposure (every block in one row) and, with ``profile``, the page view.
 
     One short transaction: one statement for the visitor (visit, recency and
     profile together), one for the exposure, and one upsert when the page has
     topics. ``profile`` is False when the visitor switched behavioral
-    personalization off: then no profile is built.
+    personalization off: then no profile is built. The visitor's holdout
+    group is stored with their first exposure.
+
+    Returns False, recording nothing, when the visitor was erased while this
+    request was in flight (their data must not come back).
     """
     connection = db.session.connection()
     counts: dict[str, Any] = {}
@@ -247,17 +260,21 @@ def record_render(
     if state is None:
         connection.execute(
             _insert(_V)
-            .values(id=visitor_id, created_at=now, last_seen_at=now, visits=1, gpc=gpc,
+            .values(id=visitor_id, created_at=now, last_seen_at=now, visits=1, gpc=gpc, holdout=decision.holdout,
                     **{"recent_pages": [], **counts})
             .on_conflict_do_nothing(index_elements=[_V.c.id])
         )  # fmt: skip
     else:
         values: dict[str, Any] = {"last_seen_at": now, "gpc": gpc}
+        if state.holdout is None:
+            values["holdout"] = decision.holdout
         if now - state.last_seen_at > VISIT_GAP:
             values.update(visits=_V.c.visits + 1, previous_visit_at=state.last_seen_at)
         for column, value in counts.items():
             values[column] = _V.c[column] + value if isinstance(value, int) else value
-        connection.execute(update(_V).where(_V.c.id == visitor_id).values(values))
+        if not connection.execute(update(_V).where(_V.c.id == visitor_id).values(values)).rowcount:
+            db.session.rollback()
+            return False
     connection.execute(
         _EXPOSURES.insert(),
         {
@@ -272,6 +289,7 @@ def record_render(
         weight = WEIGHTS["view"] * growth(now)
         _add_interest(visitor_id, {t: (weight, 1 if view.article else 0) for t in view.topics})
     db.session.commit()
+    return True
 
 
 #: The fields of a beacon event as stored and exported (besides id, visitor and time).
@@ -297,7 +315,8 @@ class NewEvent:
 def record_events(visitor_id: str, events: Sequence[NewEvent], now: datetime, *, profile: bool) -> set[str]:
     """Store events once each (a retried id is ignored) and fold the new ones into the profile.
 
-    Returns the ids stored by this call. One transaction: all or nothing.
+    Returns the ids stored by this call. One transaction: all or nothing;
+    :class:`VisitorGone` when the visitor was erased while the request was in flight.
     """
     if not events:
         return set()
@@ -318,7 +337,11 @@ def record_events(visitor_id: str, events: Sequence[NewEvent], now: datetime, *,
         .on_conflict_do_nothing(index_elements=[table.c.visitor_id, table.c.event_id])
         .returning(table.c.event_id)
     )
-    stored = set(db.session.connection().execute(statement, rows).scalars())
+    try:
+        stored = set(db.session.connection().execute(statement, rows).scalars())
+    except IntegrityError as error:  # the visitor row is gone: the foreign key refuses the events
+        db.session.rollback()
+        raise VisitorGone(visitor_id) from error
     fresh = [e for e in events if e.event_id in stored]
     if profile and fresh:
         _fold_into_profile(visitor_id, fresh, now)
@@ -432,13 +455,32 @@ def reset_history(visitor_id: str) -> None:
 VISITOR_TABLES = (Exposure, Event, TopicInterest, Score, Conversion, Signup)
 
 
-def erase_visitor(visitor_id: str) -> None:
-    """Delete every row about the visitor, in one transaction."""
+def erase_visitor(visitor_id: str, *, successor: str | None = None, now: datetime | None = None) -> dict[str, bool]:
+    """Delete every row about the visitor, in one transaction.
+
+    With ``successor`` (the visitor's new anonymous id), the layer switches
+    they chose explicitly are kept under that id, and nothing else: an
+    erasure must not turn back on what they had switched off. Returns the
+    settings kept.
+    """
+    kept: dict[str, bool] = {}
+    if successor is not None:
+        row = db.session.execute(
+            select(_V.c.contextual, _V.c.behavioral, _V.c.predictive).where(_V.c.id == visitor_id)
+        ).first()
+        if row is not None:
+            kept = {layer: value for layer, value in row._mapping.items() if value is not None}
     for model in VISITOR_TABLES:
         db.session.execute(delete(model).where(model.visitor_id == visitor_id))
     db.session.execute(delete(RateLimit).where(RateLimit.key == f"visitor:{visitor_id}"))
     db.session.execute(delete(Visitor).where(Visitor.id == visitor_id))
+    if kept:
+        assert successor is not None and now is not None
+        db.session.execute(
+            _insert(_V).values(id=successor, created_at=now, last_seen_at=now, visits=1, recent_pages=[], **kept)
+        )
     db.session.commit()
+    return kept
 
 
 def stored_counts(visitor_id: str) -> dict[str, int]:
@@ -535,34 +577,127 @@ def export_visitor(visitor_id: str, now: datetime) -> dict[str, Any]:
     }
 
 
+#: The rate limits count requests a minute; times within it are in microseconds.
+_MINUTE = 60_000_000
+
+
+def _minute(now: datetime) -> tuple[int, int]:
+    """The number of ``now``'s minute since the epoch, and the microseconds gone in it."""
+    return divmod((now - datetime(1970, 1, 1)) // timedelta(microseconds=1), _MINUTE)
+
+
+def _wait(previous: int, current: int, limit: int, elapsed: int) -> int:
+    """Microseconds until one more request fits under ``limit`` (0: it fits now).
+
+    The requests of the last 60 seconds are estimated as this minute's count
+    plus the last minute's count weighted by the share of the last minute that
+    is still within those 60 seconds. One more fits while that estimate plus one
+    is at most ``limit`` (at least 1). Integers throughout, so the answer is exact.
+    """
+    delay = 0
+    if current >= limit:
+        # Not within this minute: in the next one, this minute's count is the last minute's.
+        delay, previous, current, elapsed = _MINUTE - elapsed, current, 0, 0
+    room = limit - current - 1
+    if room >= previous:
+        return delay
+    # previous * (1 - e / minute) <= room  <=>  e >= minute * (previous - room) / previous
+    needed = -(-_MINUTE * (previous - room) // previous)
+    return delay + max(0, needed - elapsed)
+
+
 def hit_rate_limits(limits: Sequence[tuple[str, int]], now: datetime) -> int | None:
-    """Count one request against each ``(key, per-minute limit)``; shared by all processes.
+    """Count one request against each ``(key, limit a minute)``; shared by all processes and hosts.
 
-    Returns None when every key is within its limit, else the seconds until
-    the current minute ends (for Retry-After). The counting is an upsert whose
-    update is an increment. Over the limit, the count is committed here;
-    within it, the count commits with the caller's writes (one transaction).
+    Returns None when the request fits every limit, else the whole seconds
+    after which one more would fit (for Retry-After). The window slides: this
+    minute's count plus the last minute's, weighted by how much of it is still
+    within the last 60 seconds (see :func:`_wait`), so a burst across a minute
+    boundary gets no fresh allowance.
+
+    A request that fits is counted under every key and committed at once, in
+    a transaction of its own, so nothing that fails later in the request takes
+    the count back: call this before the request writes anything. A refused
+    request is not counted and costs one read: a client that ignores
+    Retry-After is not shut out for longer, and the visitors behind one busy
+    address still share the limit's worth.
     """
-    window = int((now - datetime(1970, 1, 1)).total_seconds() // 60)
-    over = False
-    statement = _upsert_increment(RateLimit, ("key", "window"), ("count",), returning="count")
-    connection = db.session.connection()
-    for key, limit in limits:
-        count = connection.execute(statement, {"key": key, "window": window, "count": 1}).scalar()
-        over = over or (count or 0) > limit
-    if not over:
-        return None
-    db.session.commit()
-    return max(1, 60 - int((now - datetime(1970, 1, 1)).total_seconds()) % 60)
+    window, elapsed = _minute(now)
+    keys = [key for key, _ in limits]
+    rows = db.session.execute(
+        select(RateLimit.key, RateLimit.window, RateLimit.count).where(
+            RateLimit.key.in_(keys), RateLimit.window.in_((window - 1, window))
+        )
+    )
+    counts = {(key, at): count for key, at, count in rows}
+
+    def delay() -> int:
+        return max(
+            _wait(counts.get((key, window - 1), 0), counts.get((key, window), 0), max(limit, 1), elapsed)
+            for key, limit in limits
+        )
+
+    wait = delay()
+    if wait == 0:
+        statement = _upsert_increment(RateLimit, ("key", "window"), ("count",), returning="count")
+        connection = db.session.connection()
+        for key in sorted(keys):  # one order for every request: row locks taken so cannot deadlock
+            after = connection.execute(statement, {"key": key, "window": window, "count": 1}).scalar_one()
+            counts[key, window] = after - 1  # the count before this request
+        # Requests of other processes may have taken the last places since the read.
+        wait = delay()
+        if wait:
+            connection.execute(
+                _update(RateLimit)
+                .where(RateLimit.key.in_(keys), RateLimit.window == window)
+                .values(count=RateLimit.count - 1)
+            )
+        db.session.commit()
+    return None if wait == 0 else -(-wait // 1_000_000)
 
 
-def purge(now: datetime, *, retention: timedelta) -> dict[str, int]:
-    """Delete raw events older than ``retention`` and finished rate-limit windows.
-
-    Profiles (the aggregates) are kept. Returns how many rows went.
-    """
-    events = db.session.execute(delete(Event).where(Event.created_at < now - retention)).rowcount
-    current = int((now - datetime(1970, 1, 1)).total_seconds() // 60)
+def purge(now: datetime) -> dict[str, int]:
+    """Delete the rate-limit windows that no longer weigh in any limit (all but this minute and the last)."""
+    current, _ = _minute(now)
     windows = db.session.execute(delete(RateLimit).where(RateLimit.window < current - 1)).rowcount
     db.session.commit()
-    return {"events": events or 0, "rate_limit_windows": windows or 0}
+    return {"rate_limit_windows": windows or 0}
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long each kind of record about a visitor is kept (the README's privacy section)."""
+
+    #: Raw beacon events (the profile keeps their totals).
+    events: timedelta
+    #: Page views: one exposure row per page shown, with the variants it showed.
+    exposures: timedelta
+    #: Conversions (the goal actions).
+    conversions: timedelta
+    #: A visitor not seen for this long is erased entirely: profile, scores, settings, sign-ups.
+    visitors: timedelta
+
+
+def expire(now: datetime, retention: Retention) -> dict[str, int]:
+    """Delete every record past its retention, in one transaction; how many rows of each went.
+
+    Visitors are deleted with everything that refers to them (the foreign
+    keys cascade on both databases), so nothing about them stays behind.
+    """
+    gone = {
+        "events": db.session.execute(delete(Event).where(Event.created_at < now - retention.events)).rowcount,
+        "page_views": db.session.execute(
+            delete(Exposure).where(Exposure.created_at < now - retention.exposures)
+        ).rowcount,
+        "conversions": db.session.execute(
+            delete(Conversion).where(Conversion.created_at < now - retention.conversions)
+        ).rowcount,
+    }
+    inactive = select(Visitor.id).where(Visitor.last_seen_at < now - retention.visitors).scalar_subquery()
+    for model in VISITOR_TABLES:
+        db.session.execute(delete(model).where(model.visitor_id.in_(inactive)))
+    gone["visitors"] = db.session.execute(
+        delete(Visitor).where(Visitor.last_seen_at < now - retention.visitors)
+    ).rowcount
+    db.session.commit()
+    return {kind: count or 0 for kind, count in gone.items()}

@@ -16,15 +16,14 @@ from datetime import UTC, datetime, tzinfo
 from urllib.parse import urlsplit
 
 import iptocc
-import user_agents
 from flask import Request
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from app.engine import Context
+from app.web.device import ClientHints, classify, device_class
 
 VISITOR_COOKIE = "tessera_vid"
 TZ_COOKIE = "tz"
-_UA_LIMIT = 512
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _VISITOR_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -47,29 +46,15 @@ class RequestInfo:
 # ---------------------------------------------------------------- device
 
 
-@functools.lru_cache(maxsize=4096)
-def device_class(user_agent: str) -> str:
-    """mobile, tablet, desktop, bot or other; cached because a cold parse costs ~1 ms."""
-    if not user_agent:
-        return "other"
-    parsed = user_agents.parse(user_agent)
-    if parsed.is_bot:
-        return "bot"
-    if parsed.is_tablet:
-        return "tablet"
-    if parsed.is_mobile:
-        return "mobile"
-    if parsed.is_pc:
-        return "desktop"
-    return "other"
-
-
 def _device(request: Request) -> str:
-    device = device_class(request.headers.get("User-Agent", "")[:_UA_LIMIT])
-    # Client Hints: a browser that says it is mobile is believed over a reduced UA string.
-    if request.headers.get("Sec-CH-UA-Mobile") == "?1" and device in ("desktop", "other"):
-        return "mobile"
-    return device
+    """The device class from the User-Agent (cached) corrected by the Client Hints (see app.web.device)."""
+    user_agent = request.headers.get("User-Agent", "")
+    hints = ClientHints.from_headers(
+        request.headers.get("Sec-CH-UA-Mobile"),
+        request.headers.get("Sec-CH-UA-Platform"),
+        request.headers.get("Sec-CH-UA-Model"),
+    )
+    return classify(device_class(user_agent), user_agent, hints)
 
 
 # ----------------------------------------------------------------- zones
@@ -130,28 +115,33 @@ def client_country(address: str | None) -> str | None:
     return code if code and _COUNTRY.match(code) else None
 
 
-def read_visitor_cookie(request: Request, secret_key: str) -> str | None:
-    """The visitor id from the signed cookie; None when absent, forged or malformed."""
+def read_visitor_cookie(request: Request, secret_keys: tuple[str, ...]) -> str | None:
+    """The visitor id from the signed cookie; None when absent, forged or malformed.
+
+    ``secret_keys``, newest first: a cookie signed with any of them verifies.
+    """
     raw = request.cookies.get(VISITOR_COOKIE)
     if not raw or len(raw) > 200:
         return None
     try:
-        value = _serializer(secret_key).loads(raw)
+        value = _serializer(secret_keys).loads(raw)
     except BadSignature:
         return None
     return value if isinstance(value, str) and _VISITOR_ID.match(value) else None
 
 
-def sign_visitor_id(visitor_id: str, secret_key: str) -> str:
-    return _serializer(secret_key).dumps(visitor_id)
+def sign_visitor_id(visitor_id: str, secret_keys: tuple[str, ...]) -> str:
+    """Sign with the newest key."""
+    return _serializer(secret_keys).dumps(visitor_id)
 
 
 @functools.lru_cache(maxsize=8)
-def _serializer(secret_key: str) -> URLSafeSerializer:
-    return URLSafeSerializer(secret_key, salt="tessera-visitor")
+def _serializer(secret_keys: tuple[str, ...]) -> URLSafeSerializer:
+    # itsdangerous takes the keys oldest first and signs with the last.
+    return URLSafeSerializer(list(reversed(secret_keys)), salt="tessera-visitor")
 
 
-def read_request(request: Request, *, secret_key: str, geo_header: str | None) -> RequestInfo:
+def read_request(request: Request, *, secret_keys: tuple[str, ...], geo_header: str | None) -> RequestInfo:
     """Read every personalization input from the request, once."""
     device = _device(request)
     country = None
@@ -177,7 +167,7 @@ def read_request(request: Request, *, secret_key: str, geo_header: str | None) -
         path=request.path,
         method=request.method,
         device=device,
-        visitor_id=None if bot else read_visitor_cookie(request, secret_key),
+        visitor_id=None if bot else read_visitor_cookie(request, secret_keys),
         gpc=request.headers.get("Sec-GPC", "").strip() == "1",
         timezone=valid_zone(request.cookies.get(TZ_COOKIE)),
         country=country,

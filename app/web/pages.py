@@ -10,18 +10,19 @@ from typing import Any
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session
 from werkzeug.wrappers import Response
 
-from app import store
+from app import metrics, store
 from app.content import Page, Site, current_site
 from app.engine import Explanation, PageDecision, decide, explain
-from app.engine.bucketing import in_holdout
 from app.engine.model import BlockDecision
 from app.web.context import country_names
-from app.web.visit import Visit, current_visit
+from app.web.visit import Visit, current_visit, database_failed
 
 bp = Blueprint("pages", __name__)
 
 COMPANY_SIZES = ("1-10", "11-50", "51-200", "201+")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+#: NUL and other control characters: PostgreSQL refuses NUL in text, and none belongs in a name.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -77,12 +78,14 @@ def resolve(site: Site, page: Page, visit: Visit) -> PageDecision:
         visit.scores(),
         visit.preferences,
         holdout_share=current_app.config["HOLDOUT_SHARE"],
+        holdout=visit.state.holdout if visit.state is not None else None,
     )
 
 
 def render_page(page: Page, status: int = 200, **extra: Any) -> tuple[str, int]:
+    """Decide, render and record. Without the database the page still renders, as everyone's default."""
     site = current_site()
-    visit = current_visit()
+    visit = current_visit(offline_ok=True)
     decision = resolve(site, page, visit)
     names = explanation_names(site)
     blocks = [RenderedBlock(b, explain(b, names), page.path) for b in decision.blocks]
@@ -92,28 +95,35 @@ def render_page(page: Page, status: int = 200, **extra: Any) -> tuple[str, int]:
         # No session cookie for bots: a CSRF token would create one, and bots cannot sign up.
         extra["csrf_token"] = lambda: ""
     html = render_template(f"pages/{page.layout}.html", page=page, blocks=blocks, **extra)
-    if visit.info.method == "HEAD":
-        pass  # a HEAD request shows nobody anything: nothing to record
-    elif visit.is_bot:
-        store.count_bot_request(visit.now.date())
-    else:
-        assert visit.visitor_id is not None
-        view = store.PageView(
-            path=page.path,
-            topics=page.topics,
-            article=page.layout == "article",
-            pricing=page.path == "/pricing",
-        )
-        store.record_render(
-            visit.visitor_id,
-            visit.state,
-            decision,
-            visit.now,
-            view=view,
-            profile=visit.tracked,
-            gpc=visit.info.gpc,
-        )
+    if visit.info.method != "HEAD" and not visit.offline:  # a HEAD request shows nobody anything
+        try:
+            _record(page, visit, decision)
+        except store.health.UNAVAILABLE as error:
+            database_failed(error)  # the page is rendered: show it, unrecorded
+    metrics.observe_page(decision, offline=visit.offline)
     return html, status
+
+
+def _record(page: Page, visit: Visit, decision: PageDecision) -> None:
+    if visit.is_bot:
+        store.count_bot_request(visit.now.date())
+        return
+    assert visit.visitor_id is not None
+    view = store.PageView(
+        path=page.path,
+        topics=page.topics,
+        article=page.layout == "article",
+        pricing=page.path == "/pricing",
+    )
+    store.record_render(
+        visit.visitor_id,
+        visit.state,
+        decision,
+        visit.now,
+        view=view,
+        profile=visit.tracked,
+        gpc=visit.info.gpc,
+    )
 
 
 def _page_for(path: str) -> Page:
@@ -152,7 +162,9 @@ def signup() -> tuple[str, int] | Response:
     errors = {}
     if not 1 <= len(form["name"]) <= 80:
         errors["name"] = "Please tell us your name (up to 80 characters)."
-    if len(form["email"]) > 254 or not _EMAIL.match(form["email"]):
+    elif _CONTROL.search(form["name"]):
+        errors["name"] = "Your name can't contain control characters; please type it again."
+    if len(form["email"]) > 254 or not _EMAIL.match(form["email"]) or _CONTROL.search(form["email"]):
         errors["email"] = "Please enter an email address like you@example.com."
     if form["company_size"] not in COMPANY_SIZES:
         errors["company_size"] = "Please choose your team size."
@@ -164,7 +176,7 @@ def signup() -> tuple[str, int] | Response:
         visit.state,
         goal="signup",
         path="/signup",
-        holdout=in_holdout(visit.visitor_id, current_app.config["HOLDOUT_SHARE"]),
+        holdout=visit.holdout,
         signup=form,
         now=visit.now,
     )

@@ -8,7 +8,7 @@ from flask import Blueprint, abort, redirect, render_template, request
 from werkzeug.wrappers import Response
 
 from app import store
-from app.web.visit import current_visit, restart_visit
+from app.web.visit import current_visit, new_visitor_id, restart_visit
 
 bp = Blueprint("preferences", __name__, url_prefix="/preferences")
 
@@ -17,6 +17,8 @@ _MESSAGES = {
     "saved": "Your settings are saved. They apply from the next page you open.",
     "reset": "Your history is cleared. Pages will treat you as a new visitor.",
     "deleted": "Everything we stored about you is deleted. You now have a new anonymous id.",
+    "deleted-kept": "Everything we stored about you is deleted. You now have a new anonymous id, "
+    "and your personalization settings below are kept for it.",
 }
 
 
@@ -65,9 +67,25 @@ def export() -> Response:
     return response
 
 
+@bp.get("/delete")
+def confirm_delete() -> str:
+    """Erasure asks first, and says what goes and what stays."""
+    visit = _tracked_visit()
+    explicit = {layer: getattr(visit.state, layer) for layer in LAYERS} if visit.state is not None else {}
+    return render_template(
+        "confirm_delete.html",
+        stored=store.stored_counts(visit.visitor_id) if visit.state is not None else {},
+        kept={layer: on for layer, on in explicit.items() if on is not None},
+        gpc=visit.info.gpc,
+    )
+
+
 @bp.post("/delete")
 def delete() -> Response:
     visit = _tracked_visit()
-    store.erase_visitor(visit.visitor_id)
-    restart_visit()
-    return redirect("/preferences?done=deleted", code=303)
+    if request.form.get("confirm") != "yes":
+        return redirect("/preferences/delete", code=303)  # from an old form: ask first
+    successor = new_visitor_id()
+    kept = store.erase_visitor(visit.visitor_id, successor=successor, now=visit.now)
+    restart_visit(successor)
+    return redirect("/preferences?done=" + ("deleted-kept" if kept else "deleted"), code=303)

@@ -9,6 +9,8 @@ CSP = (
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
     "object-src 'none'"
 )
+#: Client Hints the device class reads (app.web.device); Chromium sends them from the next request on.
+ACCEPT_CH = "Sec-CH-UA-Mobile, Sec-CH-UA-Platform, Sec-CH-UA-Model"
 
 
 def add_security_headers(response: Response) -> Response:
@@ -17,6 +19,7 @@ def add_security_headers(response: Response) -> Response:
     response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Permissions-Policy", "geolocation=(), camera=(), microphone=()")
+    response.headers.setdefault("Accept-CH", ACCEPT_CH)
     if response.mimetype in ("text/html", "application/json"):
         # Personalized and per-visitor: never stored by a shared cache.
         response.headers["Cache-Control"] = "private, no-store"

@@ -7,12 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import Response, current_app, g, request
+from werkzeug.exceptions import ServiceUnavailable
 
 from app import store
 from app.clock import utcnow
 from app.engine import Context, Preferences, Profile, Scores
+from app.engine.bucketing import in_holdout
 from app.engine.profile import build_profile
 from app.engine.scores import build_scores
+from app.extensions import db
 from app.store import VisitorState
 from app.web.context import (
     VISITOR_COOKIE,
@@ -25,15 +28,30 @@ from app.web.context import (
 COOKIE_MAX_AGE = 365 * 24 * 3600
 
 
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database cannot be reached: this request needs it, so it gets the outage page."""
+
+    description = "We can't reach our database right now, so nothing was changed. Please try again in a minute."
+
+
+_OFFLINE = Preferences(contextual=False, behavioral=False, predictive=False)
+
+
 @dataclass
 class Visit:
-    """This request's visitor. ``visitor_id`` is None for bots, who are never tracked."""
+    """This request's visitor. ``visitor_id`` is None for bots, who are never tracked.
+
+    ``offline`` is True when the database could not be read: the visitor's
+    settings are unknown, so they get the default page, nothing is recorded
+    and their cookie is left as it is.
+    """
 
     info: RequestInfo
     visitor_id: str | None
     state: VisitorState | None
     new_cookie: bool
     now: datetime
+    offline: bool = False
 
     @property
     def is_bot(self) -> bool:
@@ -47,7 +65,18 @@ class Visit:
 
     @property
     def preferences(self) -> Preferences:
+        if self.offline:
+            return _OFFLINE
         return effective_preferences(self.state, gpc=self.info.gpc)
+
+    @property
+    def holdout(self) -> bool:
+        """The visitor's group: stored at their first exposure, so a later change of the share moves nobody."""
+        if self.visitor_id is None:
+            return False
+        if self.state is not None and self.state.holdout is not None:
+            return self.state.holdout
+        return in_holdout(self.visitor_id, current_app.config["HOLDOUT_SHARE"])
 
     @property
     def tracked(self) -> bool:
@@ -106,42 +135,66 @@ def effective_preferences(state: VisitorState | None, *, gpc: bool) -> Preferenc
     )
 
 
+def database_failed(error: BaseException) -> None:
+    """The database failed this request: end its transaction, open the breaker, count it."""
+    from app import metrics
+
+    store.health.forget(db.session, error)
+    metrics.DATABASE_UNAVAILABLE.inc()
+
+
 def new_visitor_id() -> str:
     """A fresh anonymous id (a simulation may set ``VISITOR_IDS`` to draw them from a seed)."""
     source = current_app.config.get("VISITOR_IDS")
     return source() if source is not None else uuid.uuid4().hex
 
 
-def current_visit() -> Visit:
-    """The visit for this request, read once and kept on ``g``."""
+def current_visit(*, offline_ok: bool = False) -> Visit:
+    """The visit for this request, read once and kept on ``g``.
+
+    While the database is unreachable the visit is ``offline``; only a caller
+    that can do without the database (``offline_ok``: rendering the default
+    page) gets it, the others raise :class:`DatabaseUnavailable`.
+    """
     visit: Visit | None = g.get("tessera_visit")
-    if visit is not None:
-        return visit
+    if visit is None:
+        visit = _read_visit()
+        g.tessera_visit = visit
+    if visit.offline and not offline_ok:
+        raise DatabaseUnavailable()
+    return visit
+
+
+def _read_visit() -> Visit:
     info = read_request(
         request,
-        secret_key=current_app.config["SECRET_KEY"],
+        secret_keys=current_app.config["SECRET_KEYS"],
         geo_header=current_app.config["GEO_HEADER"],
     )
     now = utcnow()
     state = None
     new_cookie = False
     visitor_id = info.visitor_id
-    if info.device != "bot":
-        if visitor_id is not None:
-            state = store.load_visitor(visitor_id)
-        if visitor_id is None or state is None:
-            # No cookie, a forged one, or an id we no longer hold: start fresh.
-            visitor_id = new_visitor_id()
-            new_cookie = True
-    visit = Visit(info=info, visitor_id=visitor_id, state=state, new_cookie=new_cookie, now=now)
-    g.tessera_visit = visit
-    return visit
+    offline = store.health.is_broken()
+    if not offline:
+        try:
+            store.ready()
+            if visitor_id is not None:
+                state = store.load_visitor(visitor_id)
+        except store.health.UNAVAILABLE as error:
+            store.health.forget(db.session, error)
+            offline = True
+    if info.device != "bot" and not offline and (visitor_id is None or state is None):
+        # No cookie, a forged one, or an id we no longer hold: start fresh.
+        visitor_id = new_visitor_id()
+        new_cookie = True
+    return Visit(info=info, visitor_id=visitor_id, state=state, new_cookie=new_cookie, now=now, offline=offline)
 
 
-def restart_visit() -> Visit:
-    """After erasure: a brand-new anonymous id for the rest of this request."""
+def restart_visit(visitor_id: str) -> Visit:
+    """After erasure: the visitor's brand-new anonymous id for the rest of this request."""
     visit = current_visit()
-    visit.visitor_id = new_visitor_id()
+    visit.visitor_id = visitor_id
     visit.state = None
     visit.new_cookie = True
     return visit
@@ -153,7 +206,7 @@ def set_visitor_cookie(response: Response) -> Response:
     if visit is not None and visit.new_cookie and visit.visitor_id is not None:
         response.set_cookie(
             VISITOR_COOKIE,
-            sign_visitor_id(visit.visitor_id, current_app.config["SECRET_KEY"]),
+            sign_visitor_id(visit.visitor_id, current_app.config["SECRET_KEYS"]),
             max_age=COOKIE_MAX_AGE,
             httponly=True,
             samesite="Lax",

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from werkzeug.serving import make_server
 
-from tests.conftest import dispose, make_app
+from tests.conftest import DESKTOP, dispose, make_app
 from tests.e2e.helpers import EventsRecorder
 
 if TYPE_CHECKING:
@@ -55,6 +55,9 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # Headless Chromium's own User-Agent says HeadlessChrome, a bot to the app; the beacon sent
+    # as a page unloads ignores the context's user_agent, so the browser itself gets a desktop one.
+    f"--user-agent={DESKTOP}",
 ]
 
 

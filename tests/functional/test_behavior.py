@@ -132,7 +132,11 @@ def test_reset_history_forgets_the_behavior(client: FlaskClient) -> None:
 def test_erasure_removes_events_and_profile(app: Flask, client: FlaskClient) -> None:
     browse(client, PRIVACY[0], "/")
     post(client, {"events": [dwell(page=PRIVACY[0]), click()]})
-    client.post("/preferences/delete", data={"csrf_token": csrf_token(client)}, headers={"User-Agent": DESKTOP})
+    client.post(
+        "/preferences/delete",
+        data={"csrf_token": csrf_token(client), "confirm": "yes"},
+        headers={"User-Agent": DESKTOP},
+    )
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Event)) == 0
         assert db.session.scalar(select(func.count()).select_from(Visitor)) == 0

@@ -88,7 +88,11 @@ def test_predictive_off_ignores_scores(app: Flask, client: FlaskClient, scored: 
 def test_scores_are_exported_and_erased(app: Flask, client: FlaskClient, scored: str) -> None:
     put_scores(app, scored, convert=0.4)
     assert export(client)["scores"]["convert"] == 0.4
-    client.post("/preferences/delete", data={"csrf_token": csrf_token(client)}, headers={"User-Agent": DESKTOP})
+    client.post(
+        "/preferences/delete",
+        data={"csrf_token": csrf_token(client), "confirm": "yes"},
+        headers={"User-Agent": DESKTOP},
+    )
     with app.app_context():
         assert db.session.scalars(select(Score)).all() == []
 

@@ -128,7 +128,9 @@ def test_delete_erases_everything_and_starts_a_new_id(app: Flask, client: FlaskC
     )
     old_id = client.get_cookie(VISITOR_COOKIE).value
     response = client.post(
-        "/preferences/delete", data={"csrf_token": csrf_token(client)}, headers={"User-Agent": DESKTOP}
+        "/preferences/delete",
+        data={"csrf_token": csrf_token(client), "confirm": "yes"},
+        headers={"User-Agent": DESKTOP},
     )
     assert response.status_code == 303
     new_id = client.get_cookie(VISITOR_COOKIE).value
@@ -141,6 +143,49 @@ def test_delete_erases_everything_and_starts_a_new_id(app: Flask, client: FlaskC
     assert "Everything we stored about you is deleted" in page.get_text()
     exported = json.loads(client.get("/preferences/export", headers={"User-Agent": DESKTOP}).get_data(as_text=True))
     assert exported["visitor"] is None and exported["page_views"] == [] and exported["signups"] == []
+
+
+def test_delete_asks_for_confirmation_first(app: Flask, client: FlaskClient) -> None:
+    get(client, "/", IPHONE)
+    get(client, "/pricing", IPHONE)
+    settings = soup(client.get("/preferences", headers={"User-Agent": DESKTOP}))
+    link = settings.find("a", string=lambda s: s and "Delete everything" in s)
+    assert link is not None and link["href"] == "/preferences/delete"
+    page = soup(client.get("/preferences/delete", headers={"User-Agent": DESKTOP}))
+    assert "cannot be undone" in page.get_text()
+    assert "2" in page.select_one(".stored").get_text()  # the two page views that will go
+    # A POST without the confirmation (an old form, a forged click) deletes nothing and asks.
+    old_id = client.get_cookie(VISITOR_COOKIE).value
+    response = client.post(
+        "/preferences/delete", data={"csrf_token": csrf_token(client)}, headers={"User-Agent": DESKTOP}
+    )
+    assert response.status_code == 303 and response.headers["Location"].endswith("/preferences/delete")
+    assert client.get_cookie(VISITOR_COOKIE).value == old_id
+    assert count(app, Exposure) == 2
+
+
+def test_delete_keeps_the_layers_the_visitor_switched_off(app: Flask, client: FlaskClient) -> None:
+    get(client, "/", IPHONE, tz=DAY)
+    save(client, contextual=True, behavioral=False, predictive=False)
+    confirm = soup(client.get("/preferences/delete", headers={"User-Agent": DESKTOP}))
+    assert "behavioral off" in confirm.select_one("[data-kept]").get_text()
+    old_id = client.get_cookie(VISITOR_COOKIE).value
+    response = client.post(
+        "/preferences/delete",
+        data={"csrf_token": csrf_token(client, "/preferences/delete"), "confirm": "yes"},
+        headers={"User-Agent": DESKTOP},
+    )
+    assert client.get_cookie(VISITOR_COOKIE).value != old_id
+    done = soup(client.get(response.headers["Location"], headers={"User-Agent": DESKTOP}))
+    assert "settings below are kept" in done.get_text()
+    assert checked(client) == {"contextual": True, "behavioral": False, "predictive": False}
+    page = get(client, "/", IPHONE, tz=DAY)
+    assert soup(page).body.get("data-beacon") is None  # behavioral stays off: nothing is tracked
+    exported = json.loads(client.get("/preferences/export", headers={"User-Agent": DESKTOP}).get_data(as_text=True))
+    assert exported["visitor"]["settings"] == {"contextual": True, "behavioral": False, "predictive": False}
+    assert exported["profile"]["pages_viewed"] == 0
+    with app.app_context():
+        assert db.session.get(Visitor, old_id) is None
 
 
 def test_reset_history_forgets_visits_but_keeps_settings(app: Flask, client: FlaskClient) -> None:
@@ -188,3 +233,40 @@ def test_bots_have_no_settings_to_change(client: FlaskClient) -> None:
 
     response = client.post("/preferences", data={}, headers={"User-Agent": GOOGLEBOT})
     assert response.status_code in (400, 403)
+
+
+def _erased_while_in_flight(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The next request's visitor vanishes right after it was read, as after an erasure in another tab."""
+    import app.store as store
+
+    real = store.load_visitor
+
+    def load_then_erase(visitor_id: str):  # type: ignore[no-untyped-def]
+        state = real(visitor_id)
+        store.erase_visitor(visitor_id)
+        monkeypatch.setattr(store, "load_visitor", real)
+        return state
+
+    monkeypatch.setattr(store, "load_visitor", load_then_erase)
+
+
+def test_a_request_in_flight_during_erasure_finishes_cleanly(app: Flask, client: FlaskClient, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    get(client, "/", IPHONE)
+    _erased_while_in_flight(monkeypatch)
+    page = get(client, "/pricing", IPHONE)
+    assert page.status_code == 200  # shown, and nothing about the erased visitor written back
+    assert count(app, Visitor) == 0 and count(app, Exposure) == 0
+
+    get(client, "/", IPHONE)  # a new visitor now, who erases in another tab while saving here
+    token = csrf_token(client)
+    _erased_while_in_flight(monkeypatch)
+    saved = client.post("/preferences", data={"csrf_token": token, "behavioral": "on"}, headers={"User-Agent": DESKTOP})
+    assert saved.status_code == 409 and "just erased" in soup(saved).get_text()
+    assert count(app, Visitor) == 0
+
+    token = csrf_token(client, "/signup")  # the sign-up page view makes the visitor again
+    _erased_while_in_flight(monkeypatch)
+    form = {"csrf_token": token, "name": "Ada", "email": "ada@example.com", "company_size": "1-10"}
+    signed = client.post("/signup", data=form, headers={"User-Agent": DESKTOP})
+    assert signed.status_code == 409
+    assert count(app, Visitor) == 0 and count(app, Signup) == 0 and count(app, Conversion) == 0

@@ -7,8 +7,10 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from datetime import datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from app.extensions import db
@@ -81,3 +83,102 @@ def test_the_serve_command_runs_one_scheduler_in_process(tmp_path: Path) -> None
         scheduler.shutdown(wait=False)
     finally:
         dispose(app)
+
+
+def test_a_run_whose_process_died_is_taken_over_and_redone(tmp_path: Path) -> None:
+    """A process killed mid-run leaves "running" behind; once its lease runs out the run is redone."""
+    from datetime import timedelta
+
+    from app.clock import utcnow
+    from app.jobs import run_job
+    from app.jobs.runs import LEASE
+
+    app = make_app(tmp_path)
+    try:
+        with app.app_context():
+            now = utcnow()
+            interval = app.config["PURGE_INTERVAL"]
+            slot = int((now - datetime(1970, 1, 1)).total_seconds() // interval)
+            db.session.add_all([
+                # This interval's run, by a process that was killed: its lease ran out.
+                JobRun(job="purge", slot=slot, owner="ghost:1", started_at=now - 2 * LEASE, status="running",
+                       lease_until=now - timedelta(seconds=1)),
+                # An earlier interval's run, killed before leases existed (no lease at all).
+                JobRun(job="purge", slot=slot - 5, owner="ghost:0", started_at=now - timedelta(hours=5),
+                       status="running"),
+            ])  # fmt: skip
+            db.session.commit()
+            assert run_job("purge") is not None  # redone, not skipped
+            runs = {r.slot: r for r in db.session.scalars(select(JobRun)).all()}
+            assert runs[slot].status == "ok"
+            assert runs[slot].owner != "ghost:1"
+            assert runs[slot - 5].status == "expired"
+            # A run whose owner is alive (its lease holds) is left alone: no duplicate work.
+            score_slot = int((now - datetime(1970, 1, 1)).total_seconds() // app.config["SCORE_INTERVAL"])
+            alive = JobRun(
+                job="score", slot=score_slot, owner="alive:2", started_at=now, status="running", lease_until=now + LEASE
+            )
+            db.session.add(alive)
+            db.session.commit()
+            assert run_job("score") is None
+    finally:
+        dispose(app)
+
+
+def test_a_running_job_renews_its_lease(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    import app.jobs as jobs
+    from app.jobs import runs
+
+    monkeypatch.setattr(runs, "HEARTBEAT", timedelta(seconds=0.2))
+    seen: list[object] = []
+    app = make_app(tmp_path)
+
+    def slow(now: datetime) -> dict[str, int]:
+        first = db.session.scalars(select(JobRun.lease_until)).one()
+        db.session.rollback()
+        time.sleep(1.0)
+        seen.extend([first, db.session.scalars(select(JobRun.lease_until)).one()])
+        db.session.rollback()
+        return {"slept": 1}
+
+    monkeypatch.setitem(jobs.JOBS, "purge", jobs.Job("purge", slow, "PURGE_INTERVAL", "slow"))
+    try:
+        with app.app_context():
+            assert jobs.run_job("purge") == {"slept": 1}
+            first, later = seen
+            assert later > first  # renewed while it worked
+            run = db.session.scalars(select(JobRun)).one()
+            assert run.status == "ok" and run.lease_until is None
+    finally:
+        dispose(app)
+
+
+@pytest.mark.skipif(
+    not os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"),
+    reason="PostgreSQL not configured: set TEST_DATABASE_URL=postgresql+psycopg://... to run these",
+)
+def test_a_scheduler_that_lost_its_lock_connection_stands_down(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import create_engine, text
+
+    from app.jobs.leader import Leadership
+
+    first_engine = create_engine(os.environ["TEST_DATABASE_URL"])
+    second_engine = create_engine(os.environ["TEST_DATABASE_URL"])
+    first, second = Leadership(first_engine), Leadership(second_engine)
+    try:
+        assert first.acquire()
+        assert not second.acquire()  # one scheduler
+        pid = first._held.execute(text("SELECT pg_backend_pid()")).scalar()
+        first._held.commit()
+        with second_engine.begin() as connection:  # the lock's connection drops (restart, network cut)
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        assert second.acquire()  # the lock is free: the other process takes over
+        assert not first.acquire()  # and the first notices and stands down
+        assert "lost the scheduler lock; standing down" in caplog.text
+    finally:
+        second.release()
+        first.release()
+        first_engine.dispose()
+        second_engine.dispose()

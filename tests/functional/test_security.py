@@ -62,3 +62,53 @@ def test_no_raw_ip_address_is_stored(app: Flask, client: FlaskClient) -> None:
         for table in inspect(db.engine).get_table_names():
             for row in db.session.execute(select(text("*")).select_from(text(table))):
                 assert IP_DE not in repr(tuple(row)), table
+
+
+def test_rotated_keys_still_verify_old_cookies_and_forms_and_sign_with_the_newest(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import func, select
+
+    from app.extensions import db
+    from app.store.models import Visitor
+    from app.web.context import VISITOR_COOKIE, read_visitor_cookie
+    from tests.conftest import DESKTOP, csrf_token, dispose, get, make_app
+
+    old_app = make_app(tmp_path, SECRET_KEY="old-key")
+    client = old_app.test_client()
+    get(client, "/")
+    visitor = client.get_cookie(VISITOR_COOKIE).value
+    token = csrf_token(client)  # a form rendered before the rotation
+    dispose(old_app)
+
+    from app import create_app
+    from tests.conftest import database_url
+
+    # The same database, restarted with a new key (make_app would empty it).
+    settings = {"SQLALCHEMY_DATABASE_URI": database_url(tmp_path), "SCHEDULER": "off", "TESTING": True}
+    rotated = create_app(
+        {**settings, "HOLDOUT_SHARE": 0.0, "SECRET_KEY": "new-key", "SECRET_KEY_FALLBACKS": ["old-key"]}
+    )
+    try:
+        rotated_client = rotated.test_client()
+        for cookie in client._cookies.values():  # the same browser, after the deploy
+            rotated_client.set_cookie(cookie.key, cookie.value)
+        with rotated.app_context():
+            known = db.session.scalar(select(Visitor.id))
+        page = get(rotated_client, "/")
+        assert VISITOR_COOKIE not in page.headers.get("Set-Cookie", "")  # the old cookie still works
+        saved = rotated_client.post("/preferences", data={"csrf_token": token}, headers={"User-Agent": DESKTOP})
+        assert saved.status_code == 303  # and so does the old form
+        with rotated.app_context():
+            assert db.session.scalar(select(func.count()).select_from(Visitor)) == 1
+            assert db.session.get(Visitor, known).behavioral is False  # the form's (empty) choice, saved
+        # A new visitor's cookie is signed with the newest key only.
+        newcomer = rotated.test_client()
+        get(newcomer, "/")
+        fresh = newcomer.get_cookie(VISITOR_COOKIE).value
+        with rotated.test_request_context(headers={"Cookie": f"{VISITOR_COOKIE}={fresh}"}):
+            from flask import request
+
+            assert read_visitor_cookie(request, ("new-key",)) is not None
+            assert read_visitor_cookie(request, ("old-key",)) is None
+        assert visitor != fresh
+    finally:
+        dispose(rotated)

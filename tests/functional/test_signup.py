@@ -71,3 +71,16 @@ def test_bots_cannot_sign_up(app: Flask, client: FlaskClient) -> None:
     assert response.status_code in (400, 403)
     with app.app_context():
         assert db.session.scalars(select(Signup)).all() == []
+
+
+def test_control_characters_get_a_clear_error_not_a_500(app: Flask, client: FlaskClient) -> None:
+    """A NUL byte crashed PostgreSQL's insert; now every control character is refused in words."""
+    for fields in ({"name": "Grace\x00Hopper"}, {"email": "grace\x00@example.com"}, {"name": "Grace\x1bHopper"}):
+        response = post_signup(client, **fields)
+        assert response.status_code == 422, fields
+        text = soup(response).get_text()
+        assert "control characters" in text or "Please enter an email address" in text
+    with app.app_context():
+        assert db.session.scalars(select(Signup)).all() == []
+        assert db.session.scalars(select(Conversion)).all() == []
+    assert post_signup(client).status_code == 303  # and the form still works

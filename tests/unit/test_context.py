@@ -31,7 +31,7 @@ from tests.conftest import DESKTOP, GOOGLEBOT, IP_DE, IP_GB, IPAD, IPHONE
         (GOOGLEBOT, "bot"),
         ("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", "bot"),
         ("", "other"),
-        ("curl/8.5.0", "other"),
+        ("curl/8.5.0", "bot"),
     ],
 )
 def test_device_class(ua: str, expected: str) -> None:
@@ -85,7 +85,7 @@ def request_info(app: Flask, headers: dict[str, str], ip: str = IP_DE, geo: str 
     with app.test_request_context("/pricing?x=1", headers=headers, environ_base={"REMOTE_ADDR": ip}):
         from flask import request
 
-        return read_request(request, secret_key="k", geo_header=geo)
+        return read_request(request, secret_keys=("k",), geo_header=geo)
 
 
 def test_request_is_read_once_into_plain_values() -> None:
@@ -150,20 +150,20 @@ def test_local_time_comes_from_browser_then_country_then_server() -> None:
 
 def test_visitor_cookie_must_be_signed() -> None:
     app = Flask(__name__)
-    good = sign_visitor_id("a" * 32, "secret")
+    good = sign_visitor_id("a" * 32, ("secret",))
     for value, expected in [
         (good, "a" * 32),
         ("a" * 32, None),
         (good + "x", None),
-        (sign_visitor_id("../etc", "secret"), None),
+        (sign_visitor_id("../etc", ("secret",)), None),
         ("x" * 500, None),
     ]:
         with app.test_request_context("/", headers={"Cookie": f"{VISITOR_COOKIE}={value}"}):
             from flask import request
 
-            assert read_visitor_cookie(request, "secret") == expected
+            assert read_visitor_cookie(request, ("secret",)) == expected
     # Signed with another key: rejected.
-    with app.test_request_context("/", headers={"Cookie": f"{VISITOR_COOKIE}={sign_visitor_id('b' * 32, 'other')}"}):
+    with app.test_request_context("/", headers={"Cookie": f"{VISITOR_COOKIE}={sign_visitor_id('b' * 32, ('other',))}"}):
         from flask import request
 
-        assert read_visitor_cookie(request, "secret") is None
+        assert read_visitor_cookie(request, ("secret",)) is None
