@@ -71,18 +71,22 @@ class ContentStore:
     def reload(self) -> Site:
         """Load again, keeping the previous good version of any file that now fails."""
         self.site = self.loader.load(previous=self.site)
+        counts = {
+            "pages": len(self.site.pages),
+            "variants": self.site.variant_count(),
+            "problems": len(self.site.problems),
+        }
         log.info(
-            "content reloaded: %d pages, %d variants, %d problems",
-            len(self.site.pages),
-            self.site.variant_count(),
-            len(self.site.problems),
+            "content reloaded: %(pages)d pages, %(variants)d variants, %(problems)d problems",
+            counts,
+            extra={"event": "content_reload", **counts},
         )
         self._log_problems()
         return self.site
 
     def _log_problems(self) -> None:
         for problem in self.site.problems:
-            log.warning("content problem: %s", problem)
+            log.warning("content problem: %s", problem, extra={"event": "content_problem", "problem": str(problem)})
         self._logged = True
 
 

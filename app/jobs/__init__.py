@@ -126,10 +126,12 @@ def run_job(name: str, *, force: bool = False, now: datetime | None = None) -> d
     except Exception as exc:  # a failed job is recorded and logged, never raised into the scheduler
         db.session.rollback()
         finish_run(run_id, owner, _now(), ok=False, detail=f"{type(exc).__name__}: {exc}")
-        log.exception("job %s failed", name, extra={"job": name, "outcome": "failed"})
+        log.exception("job %s failed", name, extra={"event": "job_run", "job": name, "outcome": "failed"})
         raise
     finish_run(run_id, owner, _now(), ok=True, detail=str(result))
-    log.info("job %s done: %s", name, result, extra={"job": name, "outcome": "ok", "result": result})
+    log.info(
+        "job %s done: %s", name, result, extra={"event": "job_run", "job": name, "outcome": "ok", "result": result}
+    )
     return result
 
 

@@ -80,28 +80,30 @@ class Watchdog:
     def __init__(self, tick: float = 0.05) -> None:
         self.tick = tick
         self._lock = threading.Lock()
-        self._deadlines: dict[int, float] = {}
-        self._in_use: dict[int, set[Any]] = {}
+        self._deadlines: dict[threading.Thread, float] = {}
+        self._in_use: dict[threading.Thread, set[Any]] = {}
         self._thread: threading.Thread | None = None
         self._pid = 0
 
     def arm(self, seconds: float) -> None:
         self._ensure_thread()
         with self._lock:
-            self._deadlines[threading.get_ident()] = time.monotonic() + seconds
+            self._deadlines[threading.current_thread()] = time.monotonic() + seconds
 
     def disarm(self) -> None:
         with self._lock:
-            self._deadlines.pop(threading.get_ident(), None)
+            self._deadlines.pop(threading.current_thread(), None)
 
     def checkout(self, connection: Any) -> None:
         with self._lock:
-            self._in_use.setdefault(threading.get_ident(), set()).add(connection)
+            self._in_use.setdefault(threading.current_thread(), set()).add(connection)
 
     def checkin(self, connection: Any) -> None:
         with self._lock:
-            for connections in self._in_use.values():
+            for thread, connections in list(self._in_use.items()):
                 connections.discard(connection)
+                if not connections:
+                    del self._in_use[thread]
 
     def _ensure_thread(self) -> None:
         # After a fork (gunicorn workers) the parent's thread is gone: start one per process.

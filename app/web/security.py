@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response
+from flask import Response, current_app
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -13,7 +13,13 @@ CSP = (
 ACCEPT_CH = "Sec-CH-UA-Mobile, Sec-CH-UA-Platform, Sec-CH-UA-Model"
 
 
+#: With TESSERA_COOKIE_SECURE the site is served over HTTPS only: browsers are told to stay on it.
+HSTS = "max-age=63072000"
+
+
 def add_security_headers(response: Response) -> Response:
+    if current_app.config["COOKIE_SECURE"]:
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")

@@ -23,6 +23,19 @@ def test_security_headers_on_every_response(client: FlaskClient, path: str) -> N
     response.close()  # a static file response holds the file open until closed
 
 
+def test_strict_transport_security_only_when_cookies_are_secure(client: FlaskClient, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import dispose, make_app
+
+    assert "Strict-Transport-Security" not in get(client, "/").headers  # plain HTTP on a laptop: never pinned
+    secure = make_app(tmp_path, COOKIE_SECURE=True)
+    try:
+        response = secure.test_client().get("/", base_url="https://localhost", headers={"User-Agent": DESKTOP})
+        assert response.headers["Strict-Transport-Security"] == "max-age=63072000"
+        assert "Secure" in response.headers["Set-Cookie"]
+    finally:
+        dispose(secure)
+
+
 def test_pages_have_no_inline_script_or_style(client: FlaskClient) -> None:
     from tests.conftest import soup
 
