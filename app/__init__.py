@@ -26,6 +26,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from app import content, jobs, logs, metrics, sim, store, web
     from app.extensions import csrf, db, migrate
     from app.ml.serving import ModelCache
+    from app.web.experiments import ExperimentsCache
 
     app = Flask(
         __name__,
@@ -67,4 +68,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     jobs.init_app(app)
     sim.init_app(app)
     app.extensions["tessera.models"] = ModelCache(ttl=60.0)
+    app.extensions["tessera.experiments"] = ExperimentsCache()
     return app

@@ -93,6 +93,8 @@ def make_app(tmp_path: Path, **overrides: object) -> Flask:
         "SQLALCHEMY_DATABASE_URI": database_url(tmp_path),
         "SECRET_KEY": "test-secret-key",
         "HOLDOUT_SHARE": 0.0,
+        # Like the holdout, rules' control groups are off unless a test is about them.
+        "RULE_CONTROL_SHARE": 0.0,
         "SERVER_TIMEZONE": "UTC",
         "SCHEDULER": "off",
     }

@@ -121,7 +121,10 @@ class Gunicorn:
 
 def base_env(database_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TESSERA_", "PROMETHEUS_"))}
-    env.update(DATABASE_URL=database_url, SECRET_KEY="test-secret-key", PYTHONUNBUFFERED="1", **extra)
+    # Like make_app: no holdout and no control groups unless a test is about them.
+    env.update(DATABASE_URL=database_url, SECRET_KEY="test-secret-key", PYTHONUNBUFFERED="1",
+               TESSERA_HOLDOUT_SHARE="0", TESSERA_RULE_CONTROL_SHARE="0")  # fmt: skip
+    env.update(extra)
     return env
 
 

@@ -16,23 +16,29 @@ content_cli = AppGroup("content", help="Check the site's pages and variant files
 
 @content_cli.command("lint")
 def lint() -> None:
-    """Validate every page and variant file; list the problems and exit 1 if there are any.
+    """Validate every page and variant file; list the problems and warnings, and exit 1 if there are problems.
 
-    Each problem is one ``file:line: field: message`` line on stdout, sorted by
-    file and line, followed by a summary line.
+    Each is one ``file:line: field: message`` line on stdout (a warning's
+    message starts with ``warning:``), all sorted together by file and line,
+    followed by a summary line. Warnings alone exit 0: their files are served.
     """
     root = Path(current_app.config["CONTENT_ROOT"])
     # A fresh load: the files as they are now, not the snapshot this app serves.
     site = Loader(root, load_registry()).load()
     for problem in site.problems:
         click.echo(str(problem))
-    if site.problems:
-        files = len({problem.path for problem in site.problems})
-        click.echo(f"{_count(len(site.problems), 'problem')} in {_count(files, 'file')} under {root}.")
+    errors = sum(1 for problem in site.problems if problem.severity == "error")
+    warnings = len(site.problems) - errors
+    files = _count(len({problem.path for problem in site.problems}), "file")
+    if errors:
+        also = f" and {_count(warnings, 'warning')}" if warnings else ""
+        click.echo(f"{_count(errors, 'problem')}{also} in {files} under {root}.")
         raise SystemExit(1)
-    click.echo(
-        f"All good: {len(site.pages)} pages, {len(site.catalog.defaults)} blocks, {site.variant_count()} variants."
-    )
+    served = f"{len(site.pages)} pages, {len(site.catalog.defaults)} blocks, {site.variant_count()} variants"
+    if warnings:
+        click.echo(f"{_count(warnings, 'warning')} in {files} under {root}, no problems: {served}.")
+    else:
+        click.echo(f"All good: {served}.")
 
 
 def _count(n: int, noun: str) -> str:

@@ -6,7 +6,9 @@ pass: a file that is not YAML cannot be checked further, but one with both a
 field and a condition problem gets both, and a broken page does not hide the
 problems of its blocks' variant files. A file with problems is left out of the
 catalog (the loader keeps the previous good version of it when one is given),
-so a bad edit never takes the site down.
+so a bad edit never takes the site down. Warnings (a condition that is
+probably not what the editor meant) are reported the same way, sorted in with
+the problems, and leave the file in.
 
 Loading has no side effects: how problems are shown (logged while serving,
 printed by ``flask content lint``) is the caller's business.
@@ -15,37 +17,52 @@ printed by ``flask content lint``) is the caller's business.
 from __future__ import annotations
 
 import difflib
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from markupsafe import Markup
 
 from app.content import markdown, yamlfile
 from app.engine.attributes import attribute_kinds, lookup
-from app.engine.conditions import ConditionError, check_condition
-from app.engine.model import Arrangement, Catalog, PageSpec, Rule, Slot, Variant
+from app.engine.conditions import ConditionError
+from app.engine.lint import check_condition, warn_condition
+from app.engine.model import SEGMENT_KEYS, Arrangement, BlockSettings, Catalog, PageSpec, Rule, Slot, Variant
 from app.engine.rules import compile_rule, precedence, referenced_attributes
 from components import Component, Field
 
 LAYOUTS = ("landing", "article", "guides", "signup", "welcome")
-RESERVED = ("when", "priority", "topics")
+RESERVED = ("when", "priority", "topics", "control")
+#: A block's settings file, beside its variants.
+BLOCK_SETTINGS = "_block.yaml"
+STRATEGIES = ("rules", "learn")
+GOALS = ("click", "signup")
+#: The largest exploration floor: more would hardly leave room to learn.
+MAX_EXPLORE = 0.5
 MAX_FILE_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong in one file."""
+    """One thing wrong in one file.
+
+    An error keeps the file (or the page or block it belongs to) from being
+    served; a warning is a doubt the editor should look at, and the file is
+    served all the same.
+    """
 
     path: str
     line: int | None
     field: str
     message: str
+    severity: Literal["error", "warning"] = "error"
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        message = f"warning: {self.message}" if self.severity == "warning" else self.message
+        return f"{where}: {self.field}: {message}" if self.field else f"{where}: {message}"
 
     def sort_key(self) -> tuple[str, int, str]:
         """File, line, field: the order an editor reads problems in (a whole-file problem first)."""
@@ -97,9 +114,16 @@ class _File:
     rel: str
     lines: dict[yamlfile.PathKey, int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    #: Reported like problems, but the file is still used.
+    warnings: list[Problem] = field(default_factory=list)
+    #: A hash of the file's bytes (a paused rule resumes when its file changes).
+    digest: str = ""
 
     def problem(self, key: yamlfile.PathKey, message: str) -> None:
         self.problems.append(Problem(self.rel, yamlfile.line_of(self.lines, key), _dotted(key), message))
+
+    def warn(self, key: yamlfile.PathKey, message: str) -> None:
+        self.warnings.append(Problem(self.rel, yamlfile.line_of(self.lines, key), _dotted(key), message, "warning"))
 
 
 def _dotted(key: yamlfile.PathKey) -> str:
@@ -118,6 +142,7 @@ def _read(file: _File) -> Any:
     if len(raw) > MAX_FILE_BYTES:
         file.problem((), f"is {len(raw)} bytes; a content file may be at most {MAX_FILE_BYTES}")
         return None
+    file.digest = hashlib.sha256(raw).hexdigest()[:16]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -232,7 +257,7 @@ class Loader:
         block_components: dict[str, tuple[str, str]] = {}
         for file, data in raw:
             page = self._page(file, data, topics, block_components)
-            problems.extend(file.problems)
+            problems.extend(file.problems + file.warnings)
             if page is None:
                 failed.add(file.rel)
             elif page.path in pages:
@@ -415,6 +440,9 @@ class Loader:
         self._check_values(file, condition, key + ("when",))
         if len(file.problems) > before:
             return None
+        # Only a condition without errors is worth a doubt.
+        for where, message in warn_condition(condition):
+            file.warn(key + ("when",) + _split(where), message)
         try:
             return compile_rule(condition, priority)
         except ConditionError as exc:
@@ -464,6 +492,7 @@ class Loader:
                     previous_by_source[v.source] = v
         defaults: dict[str, Variant] = {}
         conditional: dict[str, list[Variant]] = {}
+        settings: dict[str, BlockSettings] = {}
         base = self.root / "content_variants"
         for folder in sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else ():
             block = folder.name
@@ -485,14 +514,20 @@ class Loader:
                     )
                 )
                 continue
+            block_settings = self._block_settings(folder, problems)
+            if served and block_settings is not None:
+                settings[block] = block_settings
+            learn = block_settings is not None and block_settings.strategy == "learn"
             for path in sorted(folder.glob("*")):
                 rel = self._rel(path)
+                if path.name == BLOCK_SETTINGS:
+                    continue
                 if path.suffix not in (".yaml", ".yml"):
                     problems.append(Problem(rel, None, "", "is not a .yaml file, so it is ignored"))
                     continue
                 file = _File(path, rel)
-                variant = self._variant(file, block, component, topics)
-                problems.extend(file.problems)
+                variant = self._variant(file, block, component, topics, learn=learn)
+                problems.extend(file.problems + file.warnings)
                 if not served:
                     continue
                 if variant is None:
@@ -520,9 +555,60 @@ class Loader:
             block: tuple(sorted(vs, key=lambda v: precedence(v.rule, v.id)))  # type: ignore[arg-type]
             for block, vs in conditional.items()
         }
-        return Catalog(defaults=defaults, conditional=ordered)
+        return Catalog(defaults=defaults, conditional=ordered, settings=settings)
 
-    def _variant(self, file: _File, block: str, component: Component | None, topics: tuple[str, ...]) -> Variant | None:
+    def _block_settings(self, folder: Path, problems: list[Problem]) -> BlockSettings | None:
+        """``_block.yaml``: the block's strategy (rules or learn), goal, segment keys and exploration floor."""
+        path = folder / BLOCK_SETTINGS
+        if not path.is_file():
+            return None
+        file = _File(path, self._rel(path))
+        data = _read(file)
+        if data is None:
+            problems.extend(file.problems)
+            return None
+        known = ("strategy", "goal", "by", "explore")
+        for key in data:
+            if key not in known:
+                file.problem((key,), f"is not a block setting{_close(str(key), known)}; they are {', '.join(known)}")
+        strategy = data.get("strategy", "rules")
+        if strategy not in STRATEGIES:
+            file.problem(("strategy",), f"must be one of {', '.join(STRATEGIES)}{_close(str(strategy), STRATEGIES)}")
+        goal = data.get("goal", "click")
+        if goal not in GOALS:
+            file.problem(
+                ("goal",),
+                f"must be click (a click on the block) or signup (a sign-up later in the same visit)"
+                f"{_close(str(goal), GOALS)}",
+            )
+        by = data.get("by", [])
+        if not isinstance(by, list) or not all(isinstance(k, str) for k in by):
+            file.problem(("by",), "must be a list of segment keys, such as [device, daypart]")
+            by = []
+        for index, key in enumerate(by):
+            if key not in SEGMENT_KEYS:
+                file.problem(
+                    ("by", index),
+                    f"'{key}' is not a segment key{_close(key, list(SEGMENT_KEYS))}; "
+                    f"they are {', '.join(SEGMENT_KEYS)}",
+                )
+        if len(set(by)) != len(by):
+            file.problem(("by",), "names a key twice")
+        explore = data.get("explore", 0.05)
+        if isinstance(explore, bool) or not isinstance(explore, int | float) or not 0 <= explore <= MAX_EXPLORE:
+            file.problem(
+                ("explore",), f"must be a share from 0 to {MAX_EXPLORE}: the least each eligible version is shown"
+            )
+        if strategy != "learn" and any(k in data for k in ("by", "explore")):
+            file.problem(("strategy",), "by and explore apply to learning blocks only: add strategy: learn")
+        problems.extend(file.problems)
+        if file.problems:
+            return None
+        return BlockSettings(strategy=strategy, goal=goal, by=tuple(by), explore=float(explore))
+
+    def _variant(
+        self, file: _File, block: str, component: Component | None, topics: tuple[str, ...], *, learn: bool = False
+    ) -> Variant | None:
         """Check a variant file; ``component`` None (its page names an unknown one) skips the fields."""
         data = _read(file)
         if data is None:
@@ -543,6 +629,14 @@ class Loader:
             fields = self._fields(file, data, component.fields, ())
         variant_topics = self._topics(file, data.get("topics", []), ("topics",), topics)
         rule = self._rule(file, data, ()) if "when" in data or "priority" in data else None
+        control = data.get("control")
+        if control is not None:
+            if learn:
+                file.problem(("control",), "a learning block has no control groups: its allocation compares them all")
+            elif "when" not in data:
+                file.problem(("control",), "only a variant with a 'when:' condition is a rule with a control group")
+            elif isinstance(control, bool) or not isinstance(control, int | float) or not 0 <= control < 1:
+                file.problem(("control",), "must be a share from 0 (no control group) to below 1, such as 0.2")
         if file.problems or component is None:
             return None
         return Variant(
@@ -553,6 +647,8 @@ class Loader:
             topics=variant_topics,
             rule=rule,
             source=file.rel,
+            control=float(control) if control is not None else None,
+            fingerprint=file.digest,
         )
 
     def _fields(

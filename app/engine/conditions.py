@@ -13,20 +13,20 @@ suite): a missing attribute is ``None``, arrays are matched element-wise by
 operators and invalid regexes never match, and no attribute value makes a
 predicate raise.
 
-:func:`check_condition` is the strict, editor-facing lint: it reports every
-problem with its location instead of quietly compiling to "never matches".
+This module evaluates quietly, as GrowthBook does; :mod:`app.engine.lint` is
+the editors' side, which says out loud what this one quietly turns into "no
+match" and warns about conditions that cannot be what the editor meant.
 """
 
 from __future__ import annotations
 
-import difflib
 import operator
 import re
 from collections.abc import Callable, Mapping
 from functools import lru_cache, partial
 from typing import Any
 
-__all__ = ["ConditionError", "Predicate", "check_condition", "compile_condition"]
+__all__ = ["ConditionError", "Predicate", "compile_condition"]
 
 #: A compiled condition: takes the (nested) attributes and says whether they match.
 Predicate = Callable[[Any], bool]
@@ -46,6 +46,13 @@ _VERSION_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "$vlt": operator.lt,
     "$vlte": operator.le,
 }
+#: Pattern operators: their regex flags and whether they are negated.
+_REGEX_OPERATORS: dict[str, tuple[int, bool]] = {
+    "$regex": (0, False),
+    "$regexi": (re.IGNORECASE, False),
+    "$notRegex": (0, True),
+    "$notRegexi": (re.IGNORECASE, True),
+}
 _VALUE_OPERATORS = frozenset(
     {
         "$eq",
@@ -62,8 +69,7 @@ _VALUE_OPERATORS = frozenset(
         "$size",
         "$exists",
         "$type",
-        "$regex",
-        "$regexi",
+        *_REGEX_OPERATORS,
         "$not",
         "$inGroup",
         "$notInGroup",
@@ -373,8 +379,9 @@ def _compile_operator(op: str, arg: Any, path: str, groups: Mapping[str, Any]) -
             return _type_name(value) == type_name
 
         return has_type
-    if op in ("$regex", "$regexi"):
-        return _compile_regex(arg, re.IGNORECASE if op == "$regexi" else 0)
+    if op in _REGEX_OPERATORS:
+        flags, negated = _REGEX_OPERATORS[op]
+        return _compile_regex(arg, flags, negated)
     if op == "$not":
         return _negate(_compile_value(arg, path, groups))
     return _always_false  # unknown operator: GrowthBook never matches
@@ -607,13 +614,27 @@ def _compile_size(length_test: Predicate) -> Predicate:
     return size
 
 
-def _compile_regex(pattern: Any, flags: int) -> Predicate:
+def _compile_regex(pattern: Any, flags: int, negated: bool) -> Predicate:
+    """``$regex``/``$regexi`` and their negations ``$notRegex``/``$notRegexi``.
+
+    Only text is searched: a missing attribute, or one that is not text,
+    matches neither a pattern nor its negation, and nothing matches a pattern
+    that is not valid (as in growthbook-python, which has the negations; the
+    JavaScript SDK has none and GrowthBook's own editor writes them as
+    ``{"$not": {"$regex": ...}}``, which does match a missing attribute).
+    """
     if not isinstance(pattern, str):
         return _always_false
     try:
         search = re.compile(pattern, flags).search
     except (re.error, OverflowError, RecursionError):  # GrowthBook: never matches
         return _always_false
+    if negated:
+
+        def does_not_match(value: Any) -> bool:
+            return isinstance(value, str) and search(value) is None
+
+        return does_not_match
 
     def matches(value: Any) -> bool:
         return isinstance(value, str) and search(value) is not None
@@ -638,42 +659,6 @@ def _type_name(value: Any) -> str:
     return "unknown"
 
 
-# --------------------------------------------------------------------------
-# Checking (editors' lint)
-# --------------------------------------------------------------------------
-
-_KINDS = {
-    "string": "text",
-    "number": "a number",
-    "boolean": "true or false",
-    "array": "a list",
-}
-
-
-def check_condition(condition: Any, attributes: Mapping[str, str]) -> list[tuple[str, str]]:
-    """Report every problem in ``condition`` as ``(path, message)``; ``[]`` when fine.
-
-    ``attributes`` maps documented attribute names to their kind (``"string"``,
-    ``"number"``, ``"boolean"`` or ``"array"``); a name ending in ``.*``
-    allows any one further path segment.  Unlike :func:`compile_condition`,
-    which quietly turns such things into "never matches", this reports
-    unknown attributes and operators (with close matches), operator arguments
-    of the wrong type, regexes that do not compile and values whose type can
-    never match the attribute.  Paths look like ``"$and[0].device.$in"``.
-    """
-    problems: list[tuple[str, str]] = []
-    if not isinstance(condition, Mapping):
-        problems.append(
-            (
-                "",
-                f"a condition must be an object of attribute names and values, not {_describe(condition)}",
-            )
-        )
-        return problems
-    _Checker(attributes, problems).document(condition, "", documented=True)
-    return problems
-
-
 def _describe(value: Any) -> str:
     """Name a value the way an editor would read it."""
     if value is None:
@@ -690,254 +675,3 @@ def _describe(value: Any) -> str:
     if isinstance(value, Mapping):
         return "an object"
     return f"a {type(value).__name__} value"
-
-
-def _did_you_mean(matches: list[str]) -> str:
-    if not matches:
-        return ""
-    quoted = [f"'{m}'" for m in matches]
-    if len(quoted) == 1:
-        return f" (did you mean {quoted[0]}?)"
-    return f" (did you mean {', '.join(quoted[:-1])} or {quoted[-1]}?)"
-
-
-def _fits_kind(value: Any, kind: str) -> bool:
-    if kind == "string":
-        return isinstance(value, str)
-    if kind == "number":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if kind == "boolean":
-        return isinstance(value, bool)
-    return _is_array(value)
-
-
-class _Checker:
-    """Walks a condition and collects problems; one instance per check."""
-
-    def __init__(self, attributes: Mapping[str, str], problems: list[tuple[str, str]]) -> None:
-        self.problems = problems
-        self.exact: dict[str, str | None] = {}
-        self.wildcards: dict[str, str | None] = {}
-        for name, kind in attributes.items():
-            normal = str(kind).lower() if kind is not None else ""
-            # An undocumented kind still makes the name known, just unchecked.
-            known_kind = normal if normal in _KINDS else None
-            name = str(name)
-            if name.endswith(".*"):
-                self.wildcards[name[:-2]] = known_kind
-            else:
-                self.exact[name] = known_kind
-
-    def report(self, path: str, message: str) -> None:
-        self.problems.append((path, message))
-
-    def resolve(self, name: str) -> tuple[bool, str | None]:
-        """Is ``name`` documented, and with which kind (None: unchecked)?"""
-        if name in self.exact:
-            return True, self.exact[name]
-        prefix, dot, last = name.rpartition(".")
-        if dot and last and prefix in self.wildcards:
-            return True, self.wildcards[prefix]
-        return False, None
-
-    def suggest_attribute(self, name: str) -> list[str]:
-        last = name.rpartition(".")[2]
-        candidates = list(self.exact)
-        candidates += [f"{prefix}.{last}" if "." in name else f"{prefix}.*" for prefix in self.wildcards]
-        return difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
-
-    def document(self, cond: Mapping[Any, Any], path: str, documented: bool) -> None:
-        """Check a condition document; ``documented``: keys must be documented attributes."""
-        for key, value in cond.items():
-            if not isinstance(key, str):
-                self.report(path, f"condition keys must be text, not {_describe(key)}")
-                continue
-            key_path = _join(path, key)
-            if key in ("$and", "$or", "$nor"):
-                self.condition_list(key, value, key_path, documented)
-            elif key == "$not":
-                if isinstance(value, Mapping):
-                    self.document(value, key_path, documented)
-                else:
-                    self.report(
-                        key_path,
-                        f"'$not' needs a condition object, not {_describe(value)}",
-                    )
-            else:
-                self.field(key, value, key_path, documented)
-
-    def condition_list(self, op: str, value: Any, path: str, documented: bool) -> None:
-        if not _is_array(value):
-            self.report(path, f"'{op}' needs a list of conditions, not {_describe(value)}")
-            return
-        for i, sub in enumerate(value):
-            sub_path = f"{path}[{i}]"
-            if isinstance(sub, Mapping):
-                self.document(sub, sub_path, documented)
-            else:
-                self.report(
-                    sub_path,
-                    f"each entry of '{op}' must be a condition object, not {_describe(sub)}",
-                )
-
-    def field(self, key: str, value: Any, path: str, documented: bool) -> None:
-        kind: str | None = None
-        if documented:
-            found, kind = self.resolve(key)
-            if not found:
-                if key in _VALUE_OPERATORS:
-                    self.report(
-                        path,
-                        f'operator \'{key}\' must be placed under an attribute, like {{"device": {{"{key}": ...}}}}',
-                    )
-                    return
-                if key.startswith("$"):
-                    close = difflib.get_close_matches(key, _LOGICAL_OPERATORS, n=1, cutoff=0.6)
-                    self.report(path, f"unknown operator '{key}'{_did_you_mean(close)}")
-                    return
-                close = self.suggest_attribute(key)
-                self.report(path, f"unknown attribute '{key}'{_did_you_mean(close)}")
-        elif key in _VALUE_OPERATORS:
-            self.report(
-                path,
-                f"operator '{key}' cannot be mixed with field names in the same object",
-            )
-            return
-        self.value(value, kind, path, f"'{key}'")
-
-    def value(self, value: Any, kind: str | None, path: str, subject: str) -> None:
-        """Check a value condition for ``subject`` (e.g. "'device'") of ``kind``."""
-        if isinstance(value, Mapping) and value:
-            operators = [k for k in value if isinstance(k, str) and k.startswith("$")]
-            if len(operators) == len(value):
-                for op, arg in value.items():
-                    self.operator(op, arg, kind, _join(path, op), subject)
-                return
-            if operators:
-                self.report(
-                    path,
-                    f"operators ({', '.join(operators)}) are mixed with plain keys; "
-                    "GrowthBook then compares the whole object literally and ignores the operators",
-                )
-                return
-        self.literal(value, kind, path, subject)
-
-    def literal(self, value: Any, kind: str | None, path: str, subject: str) -> None:
-        # null means "missing or null", which any attribute can be.
-        if kind is None or value is None or _fits_kind(value, kind):
-            return
-        self.report(
-            path,
-            f"{subject} holds {_KINDS[kind]}, but this is {_describe(value)}, so it never matches",
-        )
-
-    def operator(self, op: str, arg: Any, kind: str | None, path: str, subject: str) -> None:
-        if op not in _VALUE_OPERATORS:
-            if op in _LOGICAL_OPERATORS:
-                self.report(
-                    path,
-                    f"'{op}' combines whole conditions and cannot be used under an attribute; "
-                    "move it up to the condition itself",
-                )
-                return
-            close = difflib.get_close_matches(op, sorted(_VALUE_OPERATORS), n=1, cutoff=0.6)
-            self.report(path, f"unknown operator '{op}'{_did_you_mean(close)}")
-            return
-        if op in ("$eq", "$ne"):
-            self.literal(arg, kind, path, subject)
-        elif op in _ORDER_OPERATORS:
-            self.order(op, arg, kind, path, subject)
-        elif op in ("$in", "$nin", "$ini", "$nini"):
-            self.value_list(op, arg, kind, path, subject)
-        elif op in ("$all", "$alli"):
-            self.needs_array(op, kind, path, subject)
-            if not _is_array(arg):
-                self.report(path, f"'{op}' needs a list of values, not {_describe(arg)}")
-                return
-            for i, item in enumerate(arg):
-                self.value(item, None, f"{path}[{i}]", f"each element of {subject}")
-        elif op == "$elemMatch":
-            self.needs_array(op, kind, path, subject)
-            if _is_operator_object(arg):
-                self.value(arg, None, path, f"each element of {subject}")
-            elif isinstance(arg, Mapping):
-                self.document(arg, path, documented=False)
-            else:
-                self.report(path, f"'$elemMatch' needs a condition object, not {_describe(arg)}")
-        elif op == "$size":
-            self.needs_array(op, kind, path, subject)
-            if _is_operator_object(arg):
-                self.value(arg, "number", path, f"the length of {subject}")
-            elif not (isinstance(arg, int) and not isinstance(arg, bool) and arg >= 0):
-                self.report(
-                    path,
-                    f"'$size' needs a whole number or a comparison like {{\"$gt\": 2}}, not {_describe(arg)}",
-                )
-        elif op == "$exists":
-            if not isinstance(arg, bool):
-                self.report(path, f"'$exists' needs true or false, not {_describe(arg)}")
-        elif op == "$type":
-            if arg not in _TYPE_NAMES:
-                close = difflib.get_close_matches(str(arg), _TYPE_NAMES, n=1, cutoff=0.6)
-                names = ", ".join(_TYPE_NAMES)
-                self.report(
-                    path,
-                    f"'$type' needs one of {names}, not {_describe(arg)}{_did_you_mean(close)}",
-                )
-        elif op in ("$regex", "$regexi"):
-            self.regex(op, arg, kind, path, subject)
-        elif op in _VERSION_OPERATORS:
-            if not isinstance(arg, str) or not arg:
-                self.report(path, f"'{op}' needs a version like \"1.2.3\", not {_describe(arg)}")
-            self.needs_scalar(op, kind, path, subject)
-        elif op in ("$inGroup", "$notInGroup"):
-            if not isinstance(arg, str) or not arg:
-                self.report(path, f"'{op}' needs the id of a saved group, not {_describe(arg)}")
-        else:  # "$not": the remaining value operator
-            self.value(arg, kind, path, subject)
-
-    def order(self, op: str, arg: Any, kind: str | None, path: str, subject: str) -> None:
-        is_number = isinstance(arg, (int, float)) and not isinstance(arg, bool)
-        if kind in ("boolean", "array"):
-            self.report(path, f"'{op}' cannot compare {subject}, which holds {_KINDS[kind]}")
-        elif kind == "number" and not is_number:
-            self.report(path, f"'{op}' on {subject} needs a number, not {_describe(arg)}")
-        elif not (is_number or isinstance(arg, str)):
-            self.report(path, f"'{op}' needs a number or text, not {_describe(arg)}")
-
-    def value_list(self, op: str, arg: Any, kind: str | None, path: str, subject: str) -> None:
-        if not _is_array(arg):
-            self.report(path, f"'{op}' needs a list of values, not {_describe(arg)}")
-            return
-        # For an array attribute the entries are matched against its elements,
-        # whose kind is not documented.
-        entry_kind = None if kind == "array" else kind
-        for i, item in enumerate(arg):
-            item_path = f"{path}[{i}]"
-            if _is_array(item) or isinstance(item, Mapping):
-                self.report(
-                    item_path,
-                    f"entries of '{op}' must be plain values, not {_describe(item)}",
-                )
-            else:
-                self.literal(item, entry_kind, item_path, subject)
-
-    def regex(self, op: str, arg: Any, kind: str | None, path: str, subject: str) -> None:
-        if not isinstance(arg, str):
-            self.report(path, f"'{op}' needs a pattern written as text, not {_describe(arg)}")
-            return
-        try:
-            re.compile(arg)
-        except (re.error, OverflowError, RecursionError) as exc:
-            self.report(path, f"'{op}' pattern {arg!r} is not a valid regular expression: {exc}")
-            return
-        if kind not in (None, "string"):
-            self.report(path, f"'{op}' only matches text, but {subject} holds {_KINDS[kind]}")
-
-    def needs_array(self, op: str, kind: str | None, path: str, subject: str) -> None:
-        if kind not in (None, "array"):
-            self.report(path, f"'{op}' only works on lists, but {subject} holds {_KINDS[kind]}")
-
-    def needs_scalar(self, op: str, kind: str | None, path: str, subject: str) -> None:
-        if kind in ("boolean", "array"):
-            self.report(path, f"'{op}' compares versions, but {subject} holds {_KINDS[kind]}")

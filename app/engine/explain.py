@@ -152,6 +152,33 @@ def _reasons(choice: Choice, names: Mapping[str, str]) -> list[str]:
     return list(dict.fromkeys(_phrase(s, names) for s in signals))
 
 
+_SEGMENT_WORDS: dict[str, Callable[[Any, Mapping[str, str]], str]] = {
+    "device": lambda v, _: {"mobile": "on a phone", "tablet": "on a tablet", "desktop": "on a computer"}.get(
+        str(v), "on your kind of device"
+    ),
+    "daypart": lambda v, _: {
+        "morning": "in the morning",
+        "afternoon": "in the afternoon",
+        "evening": "in the evening",
+        "night": "late at night",
+    }.get(str(v), "at this time of day"),  # fmt: skip
+    "weekend": lambda v, _: "at the weekend" if v else "on a weekday",
+    "country": lambda v, names: f"in {names.get(str(v), str(v))}",
+    "language": lambda v, names: f"who read {names.get('lang:' + str(v), str(v))}",
+    "returning": lambda v, _: "coming back" if v else "here for the first time",
+    "behavior.top_topic": lambda v, _: f"reading about {v}",
+    "score.top_topic": lambda v, _: f"likely to be interested in {v}",
+}
+
+
+def _learning(choice: Choice, names: Mapping[str, str]) -> str:
+    """A learning block: say that versions are being compared, and name the segment, never more."""
+    parts = [_SEGMENT_WORDS[s.attribute](s.value, names) for s in choice.signals if s.attribute in _SEGMENT_WORDS]
+    if not parts:
+        return "We're comparing versions of this section to find what helps visitors most."
+    return f"We're comparing versions of this section to find what helps visitors like you ({_join(parts)})."
+
+
 def explain(decision: BlockDecision, names: Mapping[str, str] | None = None) -> Explanation | None:
     """Explain a personalized block; None for a block shown as everyone sees it.
 
@@ -163,7 +190,14 @@ def explain(decision: BlockDecision, names: Mapping[str, str] | None = None) -> 
     sentences: list[str] = []
     details: list[str] = []
     sources: list[str] = []
-    if decision.chose is not None:
+    if decision.chose is not None and decision.chose.kind == "learn":
+        sentences.append(_learning(decision.chose, names))
+        details.append(
+            "Every version was written by our editors; each visitor sees one of them, and the share of each "
+            "follows what works best."
+        )
+        sources.append(f"{_LAYER_LABEL[decision.chose.layer]} · {decision.chose.rule}")
+    elif decision.chose is not None:
         reasons = _reasons(decision.chose, names)
         sentences.append(
             f"We picked this version for you because {_join(reasons)}."

@@ -112,10 +112,77 @@ class Variant:
     topics: tuple[str, ...] = ()
     rule: Rule | None = None
     source: str = ""
+    #: This rule's control share (``control:`` in its file); None: the site's setting.
+    control: float | None = None
+    #: A hash of the file's content: a paused rule resumes when its file changes.
+    fingerprint: str = ""
 
     @property
     def layer(self) -> Layer:
         return self.rule.layer if self.rule else "default"
+
+    @property
+    def rule_id(self) -> str:
+        """How reports and pauses name the rule: ``block/variant``."""
+        return f"{self.block}/{self.id}"
+
+
+#: Segment keys a learning block may use, and the layer each belongs to.
+SEGMENT_KEYS: dict[str, Layer] = {
+    "device": "contextual",
+    "daypart": "contextual",
+    "weekend": "contextual",
+    "country": "contextual",
+    "language": "contextual",
+    "returning": "contextual",
+    "behavior.top_topic": "behavioral",
+    "score.top_topic": "predictive",
+}
+
+
+@dataclass(frozen=True)
+class BlockSettings:
+    """``content_variants/<block>/_block.yaml``: how a block chooses among its variants.
+
+    ``strategy`` is ``rules`` (editors' conditions, each a controlled test) or
+    ``learn`` (every variant is a candidate, allocated by the learn job).
+    """
+
+    strategy: str = "rules"
+    goal: str = "click"
+    by: tuple[str, ...] = ()
+    explore: float = 0.05
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """A learning block's published allocation: per segment, each candidate's share.
+
+    ``segments`` maps a segment key (``device=mobile|daypart=night``) to
+    candidate -> probability; ``overall`` is the block-wide allocation, used
+    for a segment without its own entry or when a segment's layer is off.
+    """
+
+    block: str
+    version: int
+    by: tuple[str, ...]
+    segments: Mapping[str, Mapping[str, float]]
+    overall: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class Experiments:
+    """What the measurement loop tells the engine, as plain data loaded by the glue.
+
+    ``control_share``: the share of the visitors a rule matches who see what
+    they would have seen without it. ``paused``: rules (``block/variant``,
+    file fingerprint) paused because their test showed they hurt.
+    ``allocations``: learning blocks' published allocations.
+    """
+
+    control_share: float = 0.0
+    paused: frozenset[tuple[str, str]] = frozenset()
+    allocations: Mapping[str, Allocation] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -155,6 +222,8 @@ class Catalog:
 
     defaults: Mapping[str, Variant]
     conditional: Mapping[str, tuple[Variant, ...]]
+    #: Blocks with a ``_block.yaml``; the others use the rules strategy.
+    settings: Mapping[str, BlockSettings] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -167,11 +236,16 @@ class Signal:
 
 @dataclass(frozen=True)
 class Choice:
-    """Why a rule was applied: which rule, in which layer, from which signals."""
+    """Why a rule was applied: which rule, in which layer, from which signals.
+
+    ``kind`` is ``rule`` (an editor's condition or arrangement) or ``learn``
+    (a learning block's allocation; ``signals`` are the segment's values).
+    """
 
     rule: str
     layer: Layer
     signals: tuple[Signal, ...]
+    kind: str = "rule"
 
 
 @dataclass(frozen=True)
@@ -187,6 +261,16 @@ class BlockDecision:
     passed_over: tuple[str, ...] = ()
     #: What the block is about: the shown variant's topics, else the page's for the slot.
     topics: tuple[str, ...] = ()
+    #: The measurement record: the rule whose test this visitor is in here (the first
+    #: that matched, ``block/variant``), whether they are in its control group, the
+    #: probability with which the shown variant was chosen, and for a learning block
+    #: the segment and allocation version used.
+    test: str | None = None
+    control: bool = False
+    propensity: float = 1.0
+    strategy: str = "rules"
+    segment: str | None = None
+    allocation: int | None = None
 
     @property
     def layer(self) -> Layer:

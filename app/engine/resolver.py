@@ -12,15 +12,19 @@ off are never candidates, and that layer's attributes are invisible.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from app.engine.attributes import LAYERS, Layer
-from app.engine.bucketing import in_holdout
+from app.engine.bucketing import bucket, in_holdout
 from app.engine.model import (
+    SEGMENT_KEYS,
     BlockDecision,
+    BlockSettings,
     Catalog,
     Choice,
     Context,
+    Experiments,
     PageDecision,
     PageSpec,
     Preferences,
@@ -33,6 +37,7 @@ from app.engine.model import (
 )
 
 _NO_PREFS = Preferences(contextual=False, behavioral=False, predictive=False)
+_NO_EXPERIMENTS = Experiments()
 
 
 def build_attributes(context: Context, profile: Profile, scores: Scores, prefs: Preferences) -> dict[str, Any]:
@@ -56,11 +61,14 @@ def decide(
     *,
     holdout_share: float,
     holdout: bool | None = None,
+    experiments: Experiments = _NO_EXPERIMENTS,
 ) -> PageDecision:
     """Choose a variant for every block of ``page`` and the order of its flexible zone.
 
     ``holdout`` is the visitor's stored group (fixed at their first exposure);
     None assigns it from ``holdout_share`` by a hash of the visitor id.
+    ``experiments`` carries the control share, the paused rules and the
+    learning blocks' allocations.
     """
     bot = context.is_bot
     if holdout is None:
@@ -70,28 +78,46 @@ def decide(
     layers = tuple(layer for layer in LAYERS if effective.allows(layer))
     attributes = build_attributes(context, profile, scores, effective) if layers else {}
     allowed = frozenset(layers)
+    visitor = context.visitor_id or ""
 
-    # 1. The first matching variant of every block (variants are in precedence order).
-    hits: dict[str, Variant] = {}
+    # 1. Rules: the first matching variant of every block (variants are in precedence order).
+    #    The first rule that matches puts the visitor in its test: a sticky share of them
+    #    (its control group) sees what they would have seen without it, the next candidate.
+    tests: dict[str, _Test] = {}
+    learning: list[Slot] = []
     if layers:
         for slot in page.slots:
-            for variant in catalog.conditional.get(slot.block, ()):
-                rule = variant.rule
-                assert rule is not None
-                if rule.layer in allowed and rule.predicate(attributes):
-                    hits[slot.block] = variant
-                    break
-    # 2. The variation budget.
+            settings = catalog.settings.get(slot.block)
+            if settings is not None and settings.strategy == "learn":
+                learning.append(slot)
+                continue
+            test = _first_match(catalog.conditional.get(slot.block, ()), attributes, allowed, experiments, visitor)
+            if test is not None:
+                tests[slot.block] = test
+    hits = {block: t.shown for block, t in tests.items() if t.shown is not None}
+    matched = dict(hits)  # before the budget: what each test's propensity is weighed against
+    # 2. The variation budget: the strongest rules keep their place.
     passed_over = _over_budget(page, hits)
     for block in passed_over:
         del hits[block]
-    # 3. The order of the flexible zone: an editor's arrangement first, else interest.
+    # 3. Learning blocks take the places the rules left, in page order (so whether a
+    #    block may vary never depends on its own draw, and propensities stay exact).
+    learned: dict[str, _Learned] = {}
+    room = page.budget - len(hits)
+    for slot in learning:
+        learned[slot.block] = _learn(slot, catalog, attributes, allowed, experiments, visitor, live=room > 0)
+        if room > 0:
+            room -= 1
+            pick = learned[slot.block].variant
+            if pick is not None and pick.rule is not None:
+                hits[slot.block] = pick
+    # 4. The order of the flexible zone: an editor's arrangement first, else interest.
     order, arrangement = _order(page, attributes, allowed) if layers else (None, None)
     if order is None and "behavioral" in allowed:
         order, arrangement = _order_by_interest(page, catalog, hits, attributes, "behavior")
     if order is None and "predictive" in allowed:
         order, arrangement = _order_by_interest(page, catalog, hits, attributes, "score")
-    # 4. One decision per block, in render order, each with its trace.
+    # 5. One decision per block, in render order, each with its trace and measurement record.
     slots = page.slots
     blocks = []
     for index, slot in enumerate(slots):
@@ -100,8 +126,14 @@ def decide(
         default = catalog.defaults.get(slot.block)
         if default is None:
             continue  # no valid default variant: the block is left out rather than guessed
+        moved = arrangement if order is not None and slots[index] is not slot else None
+        passed = passed_over.get(slot.block, ())
+        if slot.block in learned:
+            blocks.append(_learned_decision(slot, default, learned[slot.block], moved))
+            continue
         hit = hits.get(slot.block)
         shown = hit or default
+        test = tests.get(slot.block)
         blocks.append(
             BlockDecision(
                 block=slot.block,
@@ -109,10 +141,14 @@ def decide(
                 variant=shown,
                 topics=shown.topics or slot.topics,
                 chose=_choice(f"{slot.block}/{hit.id}", hit.rule, attributes) if hit and hit.rule else None,
-                moved=arrangement if order is not None and slots[index] is not slot else None,
-                passed_over=passed_over.get(slot.block, ()),
+                moved=moved,
+                passed_over=passed + ((f"{test.rule.rule_id} matched; this visitor is in its control group",)
+                                      if test is not None and test.control else ()),
+                test=test.rule.rule_id if test is not None else None,
+                control=test.control if test is not None else False,
+                propensity=_propensity(page, matched, slot.block, shown, test) if test is not None else 1.0,
             )
-        )
+        )  # fmt: skip
     return PageDecision(
         path=page.path,
         blocks=tuple(blocks),
@@ -120,6 +156,162 @@ def decide(
         bot=bot,
         arrangement=arrangement,
         layers=layers,
+    )
+
+
+@dataclass(frozen=True)
+class _Test:
+    """A block's first matching rule and the visitor's arm in its test."""
+
+    rule: Variant
+    control: bool
+    share: float
+    #: What each arm shows (before the budget): the rule's variant, or the next candidate.
+    treated: Variant
+    fallback: Variant | None
+
+    @property
+    def shown(self) -> Variant | None:
+        return self.fallback if self.control else self.treated
+
+
+def _first_match(
+    variants: tuple[Variant, ...],
+    attributes: Mapping[str, Any],
+    allowed: frozenset[str],
+    experiments: Experiments,
+    visitor: str,
+) -> _Test | None:
+    tested: Variant | None = None
+    for variant in variants:
+        rule = variant.rule
+        assert rule is not None
+        if rule.layer not in allowed or not rule.predicate(attributes):
+            continue
+        if experiments.paused and (variant.rule_id, variant.fingerprint) in experiments.paused:
+            continue  # paused because its test showed it hurts: the next candidate shows
+        if tested is None:
+            tested = variant
+            continue
+        return _assign(tested, variant, experiments, visitor)
+    return _assign(tested, None, experiments, visitor) if tested is not None else None
+
+
+def _assign(rule: Variant, fallback: Variant | None, experiments: Experiments, visitor: str) -> _Test:
+    share = rule.control if rule.control is not None else experiments.control_share
+    control = share > 0 and bucket(f"control:{rule.rule_id}", visitor) < share
+    return _Test(rule=rule, control=control, share=share, treated=rule, fallback=fallback)
+
+
+def _propensity(page: PageSpec, matched: Mapping[str, Variant], block: str, shown: Variant, test: _Test) -> float:
+    """The probability that ``shown`` was shown here: the arms of the test that lead to it.
+
+    The other blocks' realized matches are held as they are; the budget can turn
+    either arm's variant into the default, so both arms are followed through it.
+    """
+    probability = 0.0
+    for arm_shows, weight in ((test.treated, 1.0 - test.share), (test.fallback, test.share)):
+        if weight <= 0:
+            continue
+        others = {b: v for b, v in matched.items() if b != block}
+        if arm_shows is not None:
+            others[block] = arm_shows
+        kept = arm_shows is not None and block not in _over_budget(page, others)
+        if (arm_shows if kept else None) is (shown if shown.rule is not None else None):
+            probability += weight
+    return probability
+
+
+@dataclass(frozen=True)
+class _Learned:
+    """A learning block's draw: the candidate, its probability, the segment and version."""
+
+    variant: Variant | None
+    propensity: float
+    segment: str | None
+    version: int | None
+    signals: tuple[Signal, ...]
+    layer: Layer
+    live: bool
+
+
+def _segment(
+    settings: BlockSettings, attributes: Mapping[str, Any], allowed: frozenset[str]
+) -> tuple[str | None, tuple[Signal, ...], Layer]:
+    """The visitor's segment of a learning block, or None (block-wide) when a key's layer is off."""
+    if not settings.by or any(SEGMENT_KEYS[key] not in allowed for key in settings.by):
+        lowest: Layer = next(layer for layer in LAYERS if layer in allowed)
+        return None, (), lowest
+    parts, signals = [], []
+    for key in settings.by:
+        value = _value(attributes, tuple(key.split(".")))
+        parts.append(f"{key}={'-' if value is None else str(value).lower()}")
+        if value is not None:
+            signals.append(Signal(key, value))
+    layer = max((SEGMENT_KEYS[key] for key in settings.by), key=LAYERS.index)
+    return "|".join(parts), tuple(signals), layer
+
+
+def _learn(
+    slot: Slot,
+    catalog: Catalog,
+    attributes: Mapping[str, Any],
+    allowed: frozenset[str],
+    experiments: Experiments,
+    visitor: str,
+    *,
+    live: bool,
+) -> _Learned:
+    """Draw a learning block's variant from its allocation, by a hash of visitor, block and version."""
+    settings = catalog.settings[slot.block]
+    default = catalog.defaults.get(slot.block)
+    eligible = [] if default is None else [default]
+    for variant in catalog.conditional.get(slot.block, ()):
+        rule = variant.rule
+        assert rule is not None
+        if rule.layer in allowed and rule.predicate(attributes):
+            eligible.append(variant)
+    segment, signals, layer = _segment(settings, attributes, allowed)
+    if not live or len(eligible) <= 1:
+        # No room on the page (the budget), or nothing to compare here: the default, for sure.
+        return _Learned(default, 1.0, segment, None, signals, layer, live=False)
+    allocation = experiments.allocations.get(slot.block)
+    table: Mapping[str, float] = {}
+    version = 0
+    if allocation is not None:
+        version = allocation.version
+        table = (allocation.segments.get(segment) if segment is not None else None) or allocation.overall
+    # A candidate the table does not know yet (a new file) gets the exploration floor.
+    weights = [table.get(v.id, settings.explore) if table else 1.0 for v in eligible]
+    total = sum(weights)
+    if total <= 0:
+        weights, total = [1.0] * len(eligible), float(len(eligible))
+    ranked = sorted(zip(eligible, weights, strict=True), key=lambda vw: vw[0].id)
+    u = bucket(f"learn:{slot.block}:{version}", visitor) * total
+    for variant, weight in ranked:
+        if u < weight:
+            return _Learned(variant, weight / total, segment, version, signals, layer, live=True)
+        u -= weight
+    variant, weight = ranked[-1]
+    return _Learned(variant, weight / total, segment, version, signals, layer, live=True)
+
+
+def _learned_decision(slot: Slot, default: Variant, learned: _Learned, moved: Choice | None) -> BlockDecision:
+    shown = learned.variant or default
+    chose = None
+    if learned.live:
+        chose = Choice(rule=f"learning {slot.block}", layer=learned.layer, signals=learned.signals, kind="learn")
+    return BlockDecision(
+        block=slot.block,
+        component=slot.component,
+        variant=shown,
+        topics=shown.topics or slot.topics,
+        chose=chose,
+        moved=moved,
+        propensity=learned.propensity,
+        strategy="learn",
+        segment=learned.segment if learned.live else None,
+        allocation=learned.version if learned.live else None,
     )
 
 

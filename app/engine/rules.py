@@ -7,7 +7,7 @@ from typing import Any
 
 from app.engine.attributes import LAYERS, Layer, layer_of, lookup
 from app.engine.conditions import compile_condition
-from app.engine.model import Rule
+from app.engine.model import Predicate, Rule
 
 # Operators whose operand is itself a condition (or a list of them) over attributes.
 _LOGICAL = {"$and", "$or", "$nor"}
@@ -42,7 +42,7 @@ def compile_rule(condition: Mapping[str, Any], priority: int = 0) -> Rule:
     unique = tuple(dict.fromkeys(paths))
     return Rule(
         condition=condition,
-        predicate=compile_condition(condition),
+        predicate=_with_evidence(compile_condition(condition), paths),
         layer=layer,
         attributes=unique,
         paths=tuple(tuple(p.split(".")) for p in unique),
@@ -50,6 +50,23 @@ def compile_rule(condition: Mapping[str, Any], priority: int = 0) -> Rule:
         priority=priority,
         specificity=len(paths),
     )
+
+
+def _with_evidence(predicate: Predicate, paths: list[str]) -> Predicate:
+    """A condition that names ``behavior.*`` or ``score.*`` matches only a visitor who has that evidence.
+
+    Without it, ``{behavior.visits: {$lt: 3}}`` would fire for a visitor with no
+    profile at all and ``{score.convert: {$lt: 0.3}}`` for everyone when no model
+    is published, and the visitor would read a reason that was never used.
+    Inside a present namespace GrowthBook's semantics hold unchanged.
+    """
+    needs = tuple(sorted({p.split(".", 1)[0] for p in paths} & {"behavior", "score"}))
+    if not needs:
+        return predicate
+    if len(needs) == 1:
+        (namespace,) = needs
+        return lambda attributes: namespace in attributes and predicate(attributes)
+    return lambda attributes: all(n in attributes for n in needs) and predicate(attributes)
 
 
 def _layer_from_prefix(path: str) -> Layer:

@@ -88,11 +88,28 @@ def _score(now: datetime) -> dict[str, Any]:
     )
 
 
+def _learn(now: datetime) -> dict[str, Any]:
+    from app.content import current_site
+    from app.ml.learn import run_learn
+
+    config = current_app.config
+    result = run_learn(
+        now,
+        current_site(),
+        window=timedelta(days=config["EXPOSURE_RETENTION_DAYS"]),
+        control_share=config["RULE_CONTROL_SHARE"],
+        min_sample=config["RULE_MIN_SAMPLE"],
+    )
+    current_app.extensions["tessera.experiments"].invalidate()
+    return result
+
+
 JOBS: dict[str, Job] = {
     job.name: job
     for job in (
         Job("train", _train, "TRAIN_INTERVAL", "Train the three models; publish those that beat the baseline."),
         Job("score", _score, "SCORE_INTERVAL", "Score active visitors with the published models."),
+        Job("learn", _learn, "LEARN_INTERVAL", "Allocate learning blocks; pause rules whose test shows they hurt."),
         Job("purge", _purge, "PURGE_INTERVAL", "Delete records past their retention; profiles stay in aggregate."),
     )
 }

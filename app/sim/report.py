@@ -29,32 +29,10 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from app.extensions import db
+from app.ml.stats import Z, newcombe, wilson
 from app.store.models import Conversion, Event, Exposure, Visitor
 
-Z = 1.959963984540054  # the 97.5% quantile of the standard normal
 ARM_ORDER = ("all layers", "contextual+behavioral", "contextual only", "other settings")
-
-
-def wilson(successes: int, n: int) -> tuple[float, float, float] | None:
-    """Rate and 95% Wilson score interval; None without observations."""
-    if n == 0:
-        return None
-    p = successes / n
-    z2 = Z * Z
-    denominator = 1 + z2 / n
-    centre = (p + z2 / (2 * n)) / denominator
-    half = Z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denominator
-    return p, max(0.0, centre - half), min(1.0, centre + half)
-
-
-def newcombe(k1: int, n1: int, k2: int, n2: int) -> tuple[float, float, float] | None:
-    """Difference p1 - p2 with Newcombe's hybrid score 95% interval."""
-    a, b = wilson(k1, n1), wilson(k2, n2)
-    if a is None or b is None:
-        return None
-    (p1, l1, u1), (p2, l2, u2) = a, b
-    d = p1 - p2
-    return d, d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
 
 
 def mean_interval(values: list[float]) -> tuple[float, float, float] | None:

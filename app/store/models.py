@@ -17,6 +17,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     UniqueConstraint,
@@ -119,7 +120,11 @@ class RateLimit(db.Model):  # type: ignore[name-defined,misc]
 
 
 class Exposure(db.Model):  # type: ignore[name-defined,misc]
-    """One page render: which variant of every block was shown, from which layer."""
+    """One page render: which variant of every block was shown, why, and the decision's coarse context.
+
+    The context is what segments need and nothing finer: no address, no raw
+    User-Agent, no time finer than the daypart.
+    """
 
     __tablename__ = "exposures"
 
@@ -127,9 +132,82 @@ class Exposure(db.Model):  # type: ignore[name-defined,misc]
     visitor_id: Mapped[str] = mapped_column(ForeignKey("visitors.id", ondelete="CASCADE"), index=True)
     path: Mapped[str] = mapped_column(String(200))
     holdout: Mapped[bool] = mapped_column(Boolean)
-    #: [{"block": ..., "variant": ..., "layer": ...}, ...] in render order.
+    #: In render order: {"block", "variant", "layer"} and, where they apply, "rule" (the rule
+    #: that chose the variant), "test" (the rule whose test the visitor is in), "control",
+    #: "p" (the propensity), "strategy", "segment" and "allocation".
     blocks: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    device: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    daypart: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    weekend: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    country: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    returning_visitor: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    #: The layers allowed to act, comma-separated ("" for none: holdout, all off).
+    layers: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    #: Whether a behavioral leading topic, and a model score, existed for the decision.
+    top_topic: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    scored: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+
+
+class Decision(db.Model):  # type: ignore[name-defined,misc]
+    """A randomized block decision, one row each, for the reports and the learn job.
+
+    A rule's test assignment (the visitor in its control group or not) or a
+    learning block's draw, with the probability of what was shown. The same
+    facts are in the exposure's ``blocks``; this table is what analysis reads.
+    """
+
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    exposure_id: Mapped[int] = mapped_column(ForeignKey("exposures.id", ondelete="CASCADE"), index=True)
+    visitor_id: Mapped[str] = mapped_column(ForeignKey("visitors.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    path: Mapped[str] = mapped_column(String(200))
+    block: Mapped[str] = mapped_column(String(80))
+    variant: Mapped[str] = mapped_column(String(80))
+    #: The rule that chose the shown variant (``block/variant``), or None for the default.
+    rule: Mapped[str | None] = mapped_column(String(170), nullable=True)
+    #: The rule whose test the visitor is in here (the first that matched), or None.
+    test: Mapped[str | None] = mapped_column(String(170), nullable=True, index=True)
+    control: Mapped[bool] = mapped_column(Boolean, default=False)
+    propensity: Mapped[float] = mapped_column(Float)
+    strategy: Mapped[str] = mapped_column(String(10))
+    segment: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    allocation: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    __table_args__ = (Index("ix_decisions_block_created_at", "block", "created_at"),)
+
+
+class Allocation(db.Model):  # type: ignore[name-defined,misc]
+    """A learning block's allocation, published by the learn job; the newest version of a block serves."""
+
+    __tablename__ = "allocations"
+    __table_args__ = (UniqueConstraint("block", "version", name="uq_allocations_block_version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    block: Mapped[str] = mapped_column(String(80))
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    #: {"by": [...], "segments": {segment: {variant: share}}, "overall": {variant: share}}
+    table: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: What the report shows: per segment and candidate, visitors, goals, posterior mean and interval.
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class PausedRule(db.Model):  # type: ignore[name-defined,misc]
+    """A rule whose test showed it hurts, paused until its file changes (a new fingerprint)."""
+
+    __tablename__ = "paused_rules"
+    __table_args__ = (UniqueConstraint("rule", "fingerprint", name="uq_paused_rules_rule_fingerprint"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    rule: Mapped[str] = mapped_column(String(170))
+    fingerprint: Mapped[str] = mapped_column(String(16))
+    paused_at: Mapped[datetime] = mapped_column(DateTime)
+    #: The evidence, in words and numbers (goal, rates, lift and its interval, sizes).
+    reason: Mapped[str] = mapped_column(String(500))
 
 
 class Conversion(db.Model):  # type: ignore[name-defined,misc]

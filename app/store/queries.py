@@ -21,10 +21,13 @@ from app.engine import PageDecision
 from app.engine.profile import WEIGHTS, ProfileFacts, growth
 from app.extensions import db
 from app.store.models import (
+    Allocation,
     BotRequests,
     Conversion,
+    Decision,
     Event,
     Exposure,
+    PausedRule,
     RateLimit,
     Score,
     Signup,
@@ -217,6 +220,69 @@ def _add_interest(visitor_id: str, deltas: dict[str, tuple[float, int]]) -> None
     )
 
 
+_DECISIONS = Decision.__table__
+_EXPOSURE_INSERT = _EXPOSURES.insert().returning(_EXPOSURES.c.id)
+
+
+@dataclass(frozen=True)
+class ExposureContext:
+    """The decision's coarse context, stored with the exposure: what segments need, nothing finer."""
+
+    device: str | None
+    daypart: str | None
+    weekend: bool | None
+    country: str | None
+    language: str | None
+    returning: bool | None
+    layers: tuple[str, ...]
+    top_topic: bool
+    scored: bool
+
+    def columns(self) -> dict[str, Any]:
+        return {
+            "device": self.device,
+            "daypart": self.daypart,
+            "weekend": self.weekend,
+            "country": self.country,
+            "language": self.language,
+            "returning_visitor": self.returning,
+            "layers": ",".join(self.layers),
+            "top_topic": self.top_topic,
+            "scored": self.scored,
+        }
+
+
+def _measurement(decision: PageDecision) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """What the exposure records of every block, and the rows of its randomized decisions."""
+    blocks: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+    for b in decision.blocks:
+        record: dict[str, Any] = {"block": b.block, "variant": b.variant.id, "layer": b.layer}
+        rule = b.chose.rule if b.chose is not None and b.chose.kind == "rule" else None
+        if rule is not None:
+            record["rule"] = rule
+        randomized = b.test is not None or b.allocation is not None
+        if randomized:
+            record.update(test=b.test, control=b.control, p=round(b.propensity, 6), strategy=b.strategy)
+            if b.allocation is not None:
+                record.update(segment=b.segment, allocation=b.allocation)
+            rows.append(
+                {
+                    "block": b.block,
+                    "variant": b.variant.id,
+                    "rule": rule,
+                    "test": b.test,
+                    "control": b.control,
+                    "propensity": b.propensity,
+                    "strategy": b.strategy,
+                    "segment": b.segment,
+                    "allocation": b.allocation,
+                }
+            )
+        blocks.append(record)
+    return blocks, rows
+
+
 @dataclass(frozen=True)
 class PageView:
     """What the profile learns from a page render."""
@@ -236,6 +302,7 @@ def record_render(
     view: PageView,
     profile: bool,
     gpc: bool = False,
+    context: ExposureContext | None = None,
 ) -> bool:
     """Record a render: the exposure (every block in one row) and, with ``profile``, the page view.
 
@@ -275,16 +342,24 @@ def record_render(
         if not connection.execute(update(_V).where(_V.c.id == visitor_id).values(values)).rowcount:
             db.session.rollback()
             return False
-    connection.execute(
-        _EXPOSURES.insert(),
+    blocks, decisions = _measurement(decision)
+    exposure_id = connection.execute(
+        _EXPOSURE_INSERT,
         {
             "visitor_id": visitor_id,
             "path": decision.path,
             "holdout": decision.holdout,
-            "blocks": [{"block": b.block, "variant": b.variant.id, "layer": b.layer} for b in decision.blocks],
+            "blocks": blocks,
             "created_at": now,
+            **(context.columns() if context is not None else {}),
         },
-    )
+    ).scalar_one()
+    if decisions:
+        connection.execute(
+            _DECISIONS.insert(),
+            [{**d, "exposure_id": exposure_id, "visitor_id": visitor_id, "created_at": now, "path": decision.path}
+             for d in decisions],
+        )  # fmt: skip
     if profile and view.topics:
         weight = WEIGHTS["view"] * growth(now)
         _add_interest(visitor_id, {t: (weight, 1 if view.article else 0) for t in view.topics})
@@ -428,7 +503,7 @@ def reset_history(visitor_id: str) -> None:
 
     Settings and sign-ups stay (a sign-up is an account, not browsing history).
     """
-    for model in (Exposure, Event, TopicInterest):
+    for model in (Decision, Exposure, Event, TopicInterest):
         db.session.execute(delete(model).where(model.visitor_id == visitor_id))
     db.session.execute(
         _update(Visitor)
@@ -452,7 +527,7 @@ def reset_history(visitor_id: str) -> None:
 
 
 #: Every table that holds rows about a visitor; erasure and export cover all of them.
-VISITOR_TABLES = (Exposure, Event, TopicInterest, Score, Conversion, Signup)
+VISITOR_TABLES = (Decision, Exposure, Event, TopicInterest, Score, Conversion, Signup)
 
 
 def erase_visitor(visitor_id: str, *, successor: str | None = None, now: datetime | None = None) -> dict[str, bool]:
@@ -556,9 +631,41 @@ def export_visitor(visitor_id: str, now: datetime) -> dict[str, Any]:
             "scored_at": _iso(state.scores.scored_at),
         },
         "page_views": [
-            {"path": e.path, "at": _iso(e.created_at), "holdout": e.holdout, "blocks": e.blocks}
+            {
+                "path": e.path,
+                "at": _iso(e.created_at),
+                "holdout": e.holdout,
+                "blocks": e.blocks,
+                "context": {
+                    "device": e.device,
+                    "daypart": e.daypart,
+                    "weekend": e.weekend,
+                    "country": e.country,
+                    "language": e.language,
+                    "returning": e.returning_visitor,
+                    "layers": e.layers,
+                    "top_topic": e.top_topic,
+                    "scored": e.scored,
+                },
+            }
             for e in rows(Exposure, Exposure.id)
         ],
+        "decisions": [
+            {
+                "path": d.path,
+                "at": _iso(d.created_at),
+                "block": d.block,
+                "variant": d.variant,
+                "rule": d.rule,
+                "test": d.test,
+                "control": d.control,
+                "propensity": d.propensity,
+                "strategy": d.strategy,
+                "segment": d.segment,
+                "allocation": d.allocation,
+            }
+            for d in rows(Decision, Decision.id)
+        ],  # fmt: skip
         "events": [
             {**{f: getattr(e, f) for f in EVENT_FIELDS}, "at": _iso(e.created_at)} for e in rows(Event, Event.id)
         ],
@@ -686,6 +793,9 @@ def expire(now: datetime, retention: Retention) -> dict[str, int]:
     """
     gone = {
         "events": db.session.execute(delete(Event).where(Event.created_at < now - retention.events)).rowcount,
+        "decisions": db.session.execute(
+            delete(Decision).where(Decision.created_at < now - retention.exposures)
+        ).rowcount,
         "page_views": db.session.execute(
             delete(Exposure).where(Exposure.created_at < now - retention.exposures)
         ).rowcount,
@@ -701,3 +811,69 @@ def expire(now: datetime, retention: Retention) -> dict[str, int]:
     ).rowcount
     db.session.commit()
     return {kind: count or 0 for kind, count in gone.items()}
+
+
+@dataclass(frozen=True)
+class PublishedAllocation:
+    """A learning block's newest allocation as stored: its version and table."""
+
+    block: str
+    version: int
+    table: dict[str, Any]
+
+
+def load_experiments() -> tuple[frozenset[tuple[str, str]], dict[str, PublishedAllocation]]:
+    """The paused rules (rule, file fingerprint) and each learning block's newest allocation: two small reads."""
+    paused = frozenset(
+        (rule, fingerprint) for rule, fingerprint in db.session.execute(select(PausedRule.rule, PausedRule.fingerprint))
+    )
+    newest = (
+        select(Allocation.block, func.max(Allocation.version).label("version")).group_by(Allocation.block).subquery()
+    )
+    rows = db.session.execute(
+        select(Allocation.block, Allocation.version, Allocation.table).join(
+            newest, (Allocation.block == newest.c.block) & (Allocation.version == newest.c.version)
+        )
+    ).all()
+    db.session.rollback()
+    return paused, {row.block: PublishedAllocation(row.block, row.version, row.table) for row in rows}
+
+
+def publish_allocation(block: str, table: dict[str, Any], detail: dict[str, Any], now: datetime) -> int:
+    """Store a learning block's next allocation version (a single insert: workers pick it up within their TTL)."""
+    version = (db.session.scalar(select(func.max(Allocation.version)).where(Allocation.block == block)) or 0) + 1
+    db.session.execute(
+        Allocation.__table__.insert().values(block=block, version=version, created_at=now, table=table, detail=detail)
+    )
+    db.session.commit()
+    return version
+
+
+def newest_allocation(block: str) -> tuple[int, dict[str, Any], dict[str, Any], datetime] | None:
+    """The newest (version, table, detail, created_at) of a learning block, or None."""
+    row = db.session.execute(
+        select(Allocation.version, Allocation.table, Allocation.detail, Allocation.created_at)
+        .where(Allocation.block == block)
+        .order_by(Allocation.version.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else (row.version, row.table, row.detail, row.created_at)
+
+
+def pause_rule(rule: str, fingerprint: str, reason: str, now: datetime) -> bool:
+    """Pause a rule's current file version; False when it already was."""
+    inserted = db.session.execute(
+        _insert(PausedRule)
+        .values(rule=rule, fingerprint=fingerprint, paused_at=now, reason=reason[:500])
+        .on_conflict_do_nothing(index_elements=[PausedRule.rule, PausedRule.fingerprint])
+    ).rowcount
+    db.session.commit()
+    return bool(inserted)
+
+
+def paused_rules() -> list[tuple[str, str, datetime, str]]:
+    """Every pause: (rule, fingerprint, paused_at, reason)."""
+    return [
+        (r.rule, r.fingerprint, r.paused_at, r.reason)
+        for r in db.session.execute(select(PausedRule).order_by(PausedRule.paused_at)).scalars()
+    ]

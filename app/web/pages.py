@@ -12,12 +12,14 @@ from werkzeug.wrappers import Response
 
 from app import metrics, store
 from app.content import Page, Site, current_site
-from app.engine import Explanation, PageDecision, decide, explain
-from app.engine.model import BlockDecision
+from app.engine import Context, Explanation, PageDecision, Profile, Scores, decide, explain
+from app.engine.model import BlockDecision, Experiments
 from app.web.context import country_names
+from app.web.experiments import current_experiments
 from app.web.visit import Visit, current_visit, database_failed
 
 bp = Blueprint("pages", __name__)
+_NO_EXPERIMENTS = Experiments()
 
 COMPANY_SIZES = ("1-10", "11-50", "51-200", "201+")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
@@ -68,17 +70,47 @@ def explanation_names(site: Site) -> dict[str, str]:
     return names
 
 
-def resolve(site: Site, page: Page, visit: Visit) -> PageDecision:
+@dataclass(frozen=True)
+class Resolved:
+    """The engine's decision and the inputs it was made from (for the exposure's context)."""
+
+    decision: PageDecision
+    context: Context
+    profile: Profile
+    scores: Scores
+
+
+def resolve(site: Site, page: Page, visit: Visit) -> Resolved:
     """Run the engine for this visit (bots and the holdout get the default page)."""
-    return decide(
+    context, profile, scores = visit.context(), visit.profile(), visit.scores()
+    experiments = current_experiments() if not visit.offline and not visit.is_bot else _NO_EXPERIMENTS
+    decision = decide(
         page.spec,
         site.catalog,
-        visit.context(),
-        visit.profile(),
-        visit.scores(),
+        context,
+        profile,
+        scores,
         visit.preferences,
         holdout_share=current_app.config["HOLDOUT_SHARE"],
         holdout=visit.state.holdout if visit.state is not None else None,
+        experiments=experiments,
+    )
+    return Resolved(decision, context, profile, scores)
+
+
+def exposure_context(resolved: Resolved) -> store.ExposureContext:
+    """The decision's coarse context as the exposure stores it."""
+    context, decision = resolved.context, resolved.decision
+    return store.ExposureContext(
+        device=context.device,
+        daypart=context.daypart,
+        weekend=context.weekend,
+        country=context.country,
+        language=context.language,
+        returning=context.returning,
+        layers=decision.layers,
+        top_topic="behavioral" in decision.layers and "top_topic" in resolved.profile.attributes,
+        scored="predictive" in decision.layers and bool(resolved.scores.attributes),
     )
 
 
@@ -86,7 +118,8 @@ def render_page(page: Page, status: int = 200, **extra: Any) -> tuple[str, int]:
     """Decide, render and record. Without the database the page still renders, as everyone's default."""
     site = current_site()
     visit = current_visit(offline_ok=True)
-    decision = resolve(site, page, visit)
+    resolved = resolve(site, page, visit)
+    decision = resolved.decision
     names = explanation_names(site)
     blocks = [RenderedBlock(b, explain(b, names), page.path) for b in decision.blocks]
     if page.layout == "guides":
@@ -97,14 +130,14 @@ def render_page(page: Page, status: int = 200, **extra: Any) -> tuple[str, int]:
     html = render_template(f"pages/{page.layout}.html", page=page, blocks=blocks, **extra)
     if visit.info.method != "HEAD" and not visit.offline:  # a HEAD request shows nobody anything
         try:
-            _record(page, visit, decision)
+            _record(page, visit, resolved)
         except store.health.UNAVAILABLE as error:
             database_failed(error)  # the page is rendered: show it, unrecorded
     metrics.observe_page(decision, offline=visit.offline)
     return html, status
 
 
-def _record(page: Page, visit: Visit, decision: PageDecision) -> None:
+def _record(page: Page, visit: Visit, resolved: Resolved) -> None:
     if visit.is_bot:
         store.count_bot_request(visit.now.date())
         return
@@ -118,11 +151,12 @@ def _record(page: Page, visit: Visit, decision: PageDecision) -> None:
     store.record_render(
         visit.visitor_id,
         visit.state,
-        decision,
+        resolved.decision,
         visit.now,
         view=view,
         profile=visit.tracked,
         gpc=visit.info.gpc,
+        context=exposure_context(resolved),
     )
 
 

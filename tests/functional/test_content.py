@@ -354,7 +354,9 @@ def test_every_variant_file_renders(app: Flask) -> None:
     with app.test_request_context("/"):
         site = current_site()
         variants = list(site.catalog.defaults.values()) + [v for vs in site.catalog.conditional.values() for v in vs]
-        assert len(variants) == len(list((ROOT / "content_variants").glob("*/*.yaml")))
+        assert len(variants) == len(
+            [p for p in (ROOT / "content_variants").glob("*/*.yaml") if p.name != "_block.yaml"]
+        )
         for variant in variants:
             decision = BlockDecision(block=variant.block, component=variant.component, variant=variant)
             html = render_template_string(
@@ -383,3 +385,83 @@ def test_every_block_has_three_variants_and_one_default(app: Flask) -> None:
         assert block in site.catalog.defaults, block
         assert len(site.catalog.conditional.get(block, ())) >= 2, block
     assert soup  # keep the helper import used
+
+
+HERO_FIELDS = "headline: Hi\nsubhead: Sub\ncta_label: Go\ncta_href: /\n"
+
+
+def test_lint_prints_warnings_sorted_with_the_problems_and_exits_1_for_the_problems(  # type: ignore[no-untyped-def]
+    site_app, content_root: Path
+) -> None:
+    hero = content_root / "content_variants/home-hero"
+    (hero / "never.yaml").write_text("when: {hour: {$gt: 25}}\n" + HERO_FIELDS)
+    (hero / "typo.yaml").write_text("when: {device: {$inn: [mobile]}}\n" + HERO_FIELDS)
+    (hero / "german.yaml").write_text("when:\n  device: mobile\n  country: de\n" + HERO_FIELDS)
+    pricing = content_root / "pages/pricing.yaml"
+    pricing.write_text(pricing.read_text().replace("when: {daypart: night}", "when: {daypart: night, hour: {$lt: 24}}"))
+
+    code, output = lint(site_app())
+
+    assert code == 1
+    problems, summary = _problem_lines(output)
+    assert problems == [
+        "content_variants/home-hero/german.yaml:3: when.country: warning: 'country' is a two-letter code "
+        "in upper case, like 'DE', never 'de' (did you mean 'DE'?)",
+        "content_variants/home-hero/never.yaml:1: when.hour: warning: 'hour' is 0-23, so $gt: 25 never matches",
+        "content_variants/home-hero/typo.yaml:1: when.device.$inn: unknown operator '$inn' (did you mean '$in'?)",
+        "pages/pricing.yaml:14: arrangements[0].when.hour: warning: 'hour' is 0-23, so $lt: 24 always matches "
+        "and narrows nothing",
+    ]
+    assert [_sort_key(line) for line in problems] == sorted(_sort_key(line) for line in problems)
+    assert summary == f"1 problem and 3 warnings in 4 files under {content_root}."
+
+
+def test_a_variant_with_only_warnings_is_served_and_lint_exits_0(site_app, content_root: Path) -> None:  # type: ignore[no-untyped-def]
+    (content_root / "content_variants/home-hero/everyone.yaml").write_text(
+        "when: {hour: {$gte: 0}}\npriority: 100\n" + HERO_FIELDS
+    )
+    (content_root / "content_variants/home-hero/unknown-country.yaml").write_text(
+        "when: {country: {$ne: US}}\npriority: 50\n" + HERO_FIELDS
+    )
+    app = site_app()
+
+    code, output = lint(app)
+
+    assert code == 0, output
+    problems, summary = _problem_lines(output)
+    assert problems == [
+        "content_variants/home-hero/everyone.yaml:1: when.hour: warning: 'hour' is 0-23, so $gte: 0 always matches "
+        "and narrows nothing",
+        "content_variants/home-hero/unknown-country.yaml:1: when.country: warning: 'country' is absent when the "
+        "visitor's country is unknown, and $ne: 'US' matches those visitors too; add $exists: true to leave them "
+        "out (or $exists: false in an '$or' to keep them on purpose)",
+    ]
+    assert summary.startswith(f"2 warnings in 2 files under {content_root}, no problems: ")
+    # Warnings do not keep a file from being served: what they describe happens.
+    client = app.test_client()
+    for ua in (IPHONE, DESKTOP):
+        assert blocks(get(client, "/", ua, tz=DAY))["home-hero"]["variant"] == "everyone"
+
+
+def test_an_invalid_not_regex_is_a_problem_and_the_variant_is_skipped(site_app, content_root: Path) -> None:  # type: ignore[no-untyped-def]
+    (content_root / "content_variants/home-hero/no-search.yaml").write_text(
+        "when: {referrer: {$notRegex: '(google'}}\npriority: 100\n" + HERO_FIELDS
+    )
+    (content_root / "content_variants/home-hero/not-google.yaml").write_text(
+        "when:\n  referrer: {$exists: true, $notRegexi: '^(www\\.)?GOOGLE\\.'}\npriority: 90\n" + HERO_FIELDS
+    )
+    app = site_app()
+    code, output = lint(app)
+    assert code == 1
+    problems, summary = _problem_lines(output)
+    assert problems == [
+        "content_variants/home-hero/no-search.yaml:1: when.referrer.$notRegex: '$notRegex' pattern '(google' "
+        "is not a valid regular expression: missing ), unterminated subpattern at position 0"
+    ]
+    assert summary == f"1 problem in 1 file under {content_root}."
+    client = app.test_client()
+    assert blocks(get(client, "/", DESKTOP, tz=DAY))["home-hero"]["variant"] != "no-search"
+    from_google = get(client, "/", DESKTOP, tz=DAY, Referer="https://www.google.com/search?q=x")
+    from_elsewhere = get(client, "/", DESKTOP, tz=DAY, Referer="https://news.ycombinator.com/")
+    assert blocks(from_google)["home-hero"]["variant"] != "not-google"
+    assert blocks(from_elsewhere)["home-hero"]["variant"] == "not-google"

@@ -107,7 +107,20 @@ def test_export_contains_everything_stored(client: FlaskClient) -> None:
     paths = [v["path"] for v in data["page_views"]]
     assert paths[:2] == ["/", "/pricing"] and "/signup" in paths and "/welcome" in paths
     pricing = data["page_views"][1]
-    assert {"block": "pricing-plans", "variant": "eu-euro", "layer": "contextual"} in pricing["blocks"]
+    plans = next(b for b in pricing["blocks"] if b["block"] == "pricing-plans")
+    rule = "pricing-plans/eu-euro"
+    assert plans == {
+        "block": "pricing-plans", "variant": "eu-euro", "layer": "contextual", "rule": rule, "test": rule,
+        "control": False, "p": 1.0, "strategy": "rules",
+    }  # fmt: skip
+    context = pricing["context"]
+    assert context == {
+        "device": "desktop", "daypart": "afternoon", "weekend": context["weekend"], "country": "DE", "language": None,
+        "returning": False, "layers": "contextual,behavioral,predictive", "top_topic": False, "scored": False,
+    }  # fmt: skip
+    # The rule's test assignment is a row of its own too, for the reports.
+    row = next(d for d in data["decisions"] if d["block"] == "pricing-plans")
+    assert (row["variant"], row["test"], row["control"], row["propensity"]) == ("eu-euro", rule, False, 1.0)
     assert data["signups"] == [
         {"name": "Ada", "email": "ada@example.com", "company_size": "11-50", "at": data["signups"][0]["at"]}
     ]

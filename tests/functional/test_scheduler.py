@@ -77,7 +77,7 @@ def test_the_serve_command_runs_one_scheduler_in_process(tmp_path: Path) -> None
         assert app.extensions["tessera.scheduler"] is scheduler  # started once
         assert scheduler.running
         jobs = {job.id: job for job in scheduler.get_jobs()}
-        assert set(jobs) == {"train", "score", "purge"}
+        assert set(jobs) == {"train", "score", "learn", "purge"}
         assert all(job.max_instances == 1 and job.coalesce for job in jobs.values())
         assert jobs["purge"].misfire_grace_time >= 30
         scheduler.shutdown(wait=False)

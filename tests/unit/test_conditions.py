@@ -1,8 +1,9 @@
-"""Targeting conditions: GrowthBook conformance, compile-once predicates, editor lint."""
+"""Targeting conditions: GrowthBook conformance and compile-once predicates (the lint: test_lint.py)."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 from types import MappingProxyType
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from app.engine.conditions import ConditionError, check_condition, compile_condition
+from app.engine.conditions import ConditionError, compile_condition
 
 CASES_FILE = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "growthbook" / "cases.json"
 
@@ -159,149 +160,57 @@ def test_unknown_operator_compiles_to_never_matching() -> None:
     assert compile_condition({"device": {"$inn": ["mobile"]}})({"device": "mobile"}) is False
 
 
-# --- editors' lint ------------------------------------------------------------
+# --- $notRegex and $notRegexi (GrowthBook's newer specification) --------------
 
-ATTRIBUTES = {
-    "device": "string",
-    "daypart": "string",
-    "country": "string",
-    "app_version": "string",
-    "returning": "boolean",
-    "behavior.visits": "number",
-    "behavior.pages": "array",
-    "score.convert": "number",
-    "score.affinity.*": "number",
-}
-
-
-def test_clean_condition_has_no_problems() -> None:
-    condition = {
-        "device": "mobile",
-        "daypart": {"$in": ["night", "evening"]},
-        "returning": True,
-        "behavior.visits": {"$gte": 3, "$lt": 10},
-        "behavior.pages": {"$elemMatch": {"$regex": "^/pricing"}},
-        "score.affinity.privacy": {"$gt": 0.5},
-        "app_version": {"$vgte": "2.0.0"},
-        "$or": [
-            {"country": {"$nin": ["US"]}},
-            {"$not": {"score.convert": {"$lte": 0.2}}},
-        ],
-    }
-    assert check_condition(condition, ATTRIBUTES) == []
-    compile_condition(condition)  # what the lint accepts always compiles
-
-
-def test_unknown_operator_is_reported_with_suggestion() -> None:
-    assert check_condition({"device": {"$inn": ["mobile"]}}, ATTRIBUTES) == [
-        ("device.$inn", "unknown operator '$inn' (did you mean '$in'?)")
-    ]
+NOT_REGEX = [
+    # The cases growthbook-python's spec file has for them.
+    ({"userAgent": {"$notRegex": "(Mobile|Tablet)"}}, {"userAgent": "Chrome Desktop Browser"}, True),
+    ({"userAgent": {"$notRegex": "(Mobile|Tablet)"}}, {"userAgent": "Android Mobile Browser"}, False),
+    ({"userAgent": {"$notRegexi": "(mobile|tablet)"}}, {"userAgent": "Chrome Desktop Browser"}, True),
+    ({"userAgent": {"$notRegexi": "(mobile|tablet)"}}, {"userAgent": "Android Mobile Browser"}, False),
+    # Case: only the "i" forms ignore it.
+    ({"ua": {"$notRegex": "mobile"}}, {"ua": "Mobile"}, True),
+    ({"ua": {"$notRegexi": "mobile"}}, {"ua": "MOBILE"}, False),
+    ({"ua": {"$regexi": "^MOB"}}, {"ua": "mobile"}, True),
+    # Only text is searched: a missing attribute, null or any other value
+    # matches neither the pattern nor its negation.
+    ({"ua": {"$notRegex": "x"}}, {}, False),
+    ({"ua": {"$notRegex": "x"}}, {"ua": None}, False),
+    ({"ua": {"$notRegexi": "x"}}, {"ua": 5}, False),
+    ({"ua": {"$notRegex": "x"}}, {"ua": ["y"]}, False),
+    ({"ua": {"$regex": "x"}}, {}, False),
+    # A pattern that is not valid, or not text, never matches.
+    ({"ua": {"$notRegex": "(unclosed"}}, {"ua": "anything"}, False),
+    ({"ua": {"$notRegexi": "[z-a]"}}, {"ua": "anything"}, False),
+    ({"ua": {"$notRegex": 5}}, {"ua": "5"}, False),
+    # {$not: {$regex}} is the way to let a missing attribute through.
+    ({"ua": {"$not": {"$regex": "x"}}}, {}, True),
+    # With other operators on the same attribute, all must hold.
+    ({"ua": {"$regex": "^Mozilla", "$notRegex": "Mobile"}}, {"ua": "Mozilla Desktop"}, True),
+    ({"ua": {"$regex": "^Mozilla", "$notRegex": "Mobile"}}, {"ua": "Mozilla Mobile"}, False),
+    ({"$or": [{"ua": {"$exists": False}}, {"ua": {"$notRegex": "bot"}}]}, {}, True),
+]
 
 
-def test_unknown_operator_without_close_match() -> None:
-    [(path, message)] = check_condition({"device": {"$xyzzy": 1}}, ATTRIBUTES)
-    assert path == "device.$xyzzy"
-    assert message == "unknown operator '$xyzzy'"
+@pytest.mark.parametrize(("condition", "attributes", "expected"), NOT_REGEX)
+def test_not_regex(condition: dict[str, Any], attributes: dict[str, Any], expected: bool) -> None:
+    assert compile_condition(condition)(attributes) is expected
 
 
-def test_unknown_attribute_lists_close_matches() -> None:
-    [(path, message)] = check_condition({"devise": "mobile"}, ATTRIBUTES)
-    assert path == "devise"
-    assert message == "unknown attribute 'devise' (did you mean 'device'?)"
-    [(_, message)] = check_condition({"weather": "rain"}, ATTRIBUTES)
-    assert message == "unknown attribute 'weather'"
+def test_not_regex_is_compiled_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    matches = compile_condition({"ua": {"$notRegexi": "bot|crawler"}, "ref": {"$notRegex": "^spam"}})
+
+    def no_compiling(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("a pattern was compiled while evaluating")
+
+    monkeypatch.setattr(re, "compile", no_compiling)
+    monkeypatch.setattr(re, "search", no_compiling)
+    assert matches({"ua": "Firefox", "ref": "example.com"}) is True
+    assert matches({"ua": "GoogleBot", "ref": "example.com"}) is False
+    assert matches({"ua": "Firefox", "ref": "spam.example"}) is False
 
 
-def test_wildcard_allows_exactly_one_more_segment() -> None:
-    assert check_condition({"score.affinity.privacy": {"$gt": 0.5}}, ATTRIBUTES) == []
-    [(path, message)] = check_condition({"score.affinity.a.b": 1}, ATTRIBUTES)
-    assert path == "score.affinity.a.b"
-    assert message.startswith("unknown attribute 'score.affinity.a.b'")
-    [(_, message)] = check_condition({"score.afinity.privacy": 1}, ATTRIBUTES)
-    assert "did you mean 'score.affinity.privacy'" in message
-
-
-def test_wildcard_attribute_kind_is_checked() -> None:
-    [(path, message)] = check_condition({"score.affinity.privacy": {"$gt": "high"}}, ATTRIBUTES)
-    assert path == "score.affinity.privacy.$gt"
-    assert "needs a number" in message
-
-
-@pytest.mark.parametrize(
-    ("condition", "path", "fragment"),
-    [
-        ({"device": {"$in": "mobile"}}, "device.$in", "needs a list"),
-        ({"behavior.pages": {"$all": "/"}}, "behavior.pages.$all", "needs a list"),
-        ({"device": {"$nin": 5}}, "device.$nin", "needs a list"),
-        ({"behavior.visits": {"$gte": "3"}}, "behavior.visits.$gte", "needs a number"),
-        ({"behavior.pages": {"$size": "2"}}, "behavior.pages.$size", "whole number"),
-        (
-            {"behavior.pages": {"$size": {"$gt": "2"}}},
-            "behavior.pages.$size.$gt",
-            "needs a number",
-        ),
-        ({"device": {"$exists": "yes"}}, "device.$exists", "true or false"),
-        ({"device": {"$regex": 5}}, "device.$regex", "pattern written as text"),
-        ({"$and": {"device": "mobile"}}, "$and", "list of conditions"),
-        ({"$or": ["mobile"]}, "$or[0]", "condition object"),
-        ({"$not": ["mobile"]}, "$not", "condition object"),
-        ({"device": 5}, "device", "holds text"),
-        ({"returning": "yes"}, "returning", "holds true or false"),
-        (
-            {"behavior.visits": {"$in": [1, "two"]}},
-            "behavior.visits.$in[1]",
-            "holds a number",
-        ),
-        ({"device": {"$size": 2}}, "device.$size", "only works on lists"),
-        ({"device": {"$type": "text"}}, "device.$type", "needs one of"),
-        ({"app_version": {"$vgt": 2}}, "app_version.$vgt", "version"),
-        ({"device": {"$and": [{"a": 1}]}}, "device.$and", "move it up"),
-        ({"$in": ["mobile"]}, "$in", "under an attribute"),
-        ({"device": {"$eq": "mobile", "os": "ios"}}, "device", "mixed with plain keys"),
-    ],
-)
-def test_wrong_value_types_are_reported(condition: Any, path: str, fragment: str) -> None:
-    problems = check_condition(condition, ATTRIBUTES)
-    assert [p for p, _ in problems] == [path]
-    assert fragment in problems[0][1]
-
-
-def test_literal_of_wrong_kind_names_attribute_and_value() -> None:
-    assert check_condition({"device": 5}, ATTRIBUTES) == [
-        ("device", "'device' holds text, but this is the number 5, so it never matches")
-    ]
-
-
-def test_bad_regex_is_reported() -> None:
-    [(path, message)] = check_condition({"device": {"$regex": "(mobile"}}, ATTRIBUTES)
-    assert path == "device.$regex"
-    assert "not a valid regular expression" in message
-
-
-def test_nested_paths_locate_the_problem() -> None:
-    condition = {
-        "$and": [
-            {"device": "mobile"},
-            {"$or": [{"daypart": "night"}, {"behavior.visits": {"$gte": "many"}}]},
-        ],
-        "$nor": [{"$not": {"contry": "US"}}],
-        "behavior.pages": {"$elemMatch": {"$regexi": "[unclosed"}},
-    }
-    paths = [path for path, _ in check_condition(condition, ATTRIBUTES)]
-    assert paths == [
-        "$and[1].$or[1].behavior.visits.$gte",
-        "$nor[0].$not.contry",
-        "behavior.pages.$elemMatch.$regexi",
-    ]
-
-
-def test_condition_that_is_not_a_mapping() -> None:
-    [(path, message)] = check_condition(["device", "mobile"], ATTRIBUTES)
-    assert path == ""
-    assert "must be an object" in message
-
-
-def test_check_never_crashes_on_conformance_conditions() -> None:
-    for condition in _conformance_conditions():
-        for path, message in check_condition(condition, ATTRIBUTES):
-            assert isinstance(path, str) and isinstance(message, str) and message
+@pytest.mark.parametrize("attributes", [None, {}, {"ua": 3}, {"ua": {"a": 1}}, {"ua": [None, 1]}, "ua"])
+def test_not_regex_never_raises(attributes: Any) -> None:
+    for op in ("$regex", "$regexi", "$notRegex", "$notRegexi"):
+        assert compile_condition({"ua": {op: "a+"}})(attributes) is False
