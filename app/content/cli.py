@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from app.content.loader import Loader
+from app.content.loader import Loader, Site
 from components import load_registry
 
 content_cli = AppGroup("content", help="Check the site's pages and variant files.")
@@ -27,6 +27,8 @@ def lint() -> None:
     site = Loader(root, load_registry()).load()
     for problem in site.problems:
         click.echo(str(problem))
+    for line in _paused(site):
+        click.echo(line)
     errors = sum(1 for problem in site.problems if problem.severity == "error")
     warnings = len(site.problems) - errors
     files = _count(len({problem.path for problem in site.problems}), "file")
@@ -39,6 +41,33 @@ def lint() -> None:
         click.echo(f"{_count(warnings, 'warning')} in {files} under {root}, no problems: {served}.")
     else:
         click.echo(f"All good: {served}.")
+
+
+def _paused(site: Site) -> list[str]:
+    """Rules the learn job paused (their test showed they hurt), for the file version on disk now."""
+    from app import store
+    from app.ml.learn import rule_settings
+
+    _, _, fingerprints = rule_settings(site, 0.0)
+    sources = {v.rule_id: v.source for vs in site.catalog.conditional.values() for v in vs}
+    from sqlalchemy.exc import DBAPIError
+
+    from app.extensions import db
+
+    path = store.schema.sqlite_path(db.engine)
+    if path is not None and not path.exists():
+        return []  # no database yet: nothing can be paused (and lint creates none)
+    try:
+        pauses = store.paused_rules()
+    except (*store.health.UNAVAILABLE, DBAPIError) as error:
+        db.session.rollback()
+        return [f"(paused rules not checked: {str(error).splitlines()[0][:160]})"]
+    return [
+        f"{sources[rule]}: paused since {at:%Y-%m-%d %H:%M} UTC because its test shows it hurts ({reason}); "
+        "it serves again when you change the file"
+        for rule, fingerprint, at, reason in pauses
+        if fingerprints.get(rule) == fingerprint and rule in sources
+    ]
 
 
 def _count(n: int, noun: str) -> str:

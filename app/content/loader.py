@@ -567,7 +567,7 @@ class Loader:
         if data is None:
             problems.extend(file.problems)
             return None
-        known = ("strategy", "goal", "by", "explore")
+        known = ("strategy", "goal", "by", "explore", "priority")
         for key in data:
             if key not in known:
                 file.problem((key,), f"is not a block setting{_close(str(key), known)}; they are {', '.join(known)}")
@@ -599,12 +599,15 @@ class Loader:
             file.problem(
                 ("explore",), f"must be a share from 0 to {MAX_EXPLORE}: the least each eligible version is shown"
             )
-        if strategy != "learn" and any(k in data for k in ("by", "explore")):
-            file.problem(("strategy",), "by and explore apply to learning blocks only: add strategy: learn")
+        priority = data.get("priority", 0)
+        if isinstance(priority, bool) or not isinstance(priority, int):
+            file.problem(("priority",), "must be a whole number: the block's rank for a place in the page's budget")
+        if strategy != "learn" and any(k in data for k in ("by", "explore", "priority")):
+            file.problem(("strategy",), "by, explore and priority apply to learning blocks only: add strategy: learn")
         problems.extend(file.problems)
         if file.problems:
             return None
-        return BlockSettings(strategy=strategy, goal=goal, by=tuple(by), explore=float(explore))
+        return BlockSettings(strategy=strategy, goal=goal, by=tuple(by), explore=float(explore), priority=priority)
 
     def _variant(
         self, file: _File, block: str, component: Component | None, topics: tuple[str, ...], *, learn: bool = False

@@ -152,6 +152,8 @@ class BlockSettings:
     goal: str = "click"
     by: tuple[str, ...] = ()
     explore: float = 0.05
+    #: A learning block's rank for a place in the page's variation budget, like a rule's priority.
+    priority: int = 0
 
 
 @dataclass(frozen=True)
@@ -271,6 +273,8 @@ class BlockDecision:
     strategy: str = "rules"
     segment: str | None = None
     allocation: int | None = None
+    #: A learning draw's eligible candidates: what another policy could have shown here.
+    candidates: tuple[str, ...] = ()
 
     @property
     def layer(self) -> Layer:

@@ -96,21 +96,23 @@ def decide(
                 tests[slot.block] = test
     hits = {block: t.shown for block, t in tests.items() if t.shown is not None}
     matched = dict(hits)  # before the budget: what each test's propensity is weighed against
-    # 2. The variation budget: the strongest rules keep their place.
-    passed_over = _over_budget(page, hits)
+    # A learning block with a choice to make here reserves a place in the budget whatever
+    # it draws (so whether it may vary never depends on its own draw: propensities stay exact).
+    eligible = {slot.block: _eligible(slot.block, catalog, attributes, allowed) for slot in learning}
+    reserved = {block: catalog.settings[block].priority for block, found in eligible.items() if len(found) > 1}
+    # 2. The variation budget: the strongest keep their place.
+    passed_over = _over_budget(page, hits, reserved)
     for block in passed_over:
-        del hits[block]
-    # 3. Learning blocks take the places the rules left, in page order (so whether a
-    #    block may vary never depends on its own draw, and propensities stay exact).
+        hits.pop(block, None)
+    # 3. Learning blocks draw from their allocation.
     learned: dict[str, _Learned] = {}
-    room = page.budget - len(hits)
     for slot in learning:
-        learned[slot.block] = _learn(slot, catalog, attributes, allowed, experiments, visitor, live=room > 0)
-        if room > 0:
-            room -= 1
-            pick = learned[slot.block].variant
-            if pick is not None and pick.rule is not None:
-                hits[slot.block] = pick
+        live = slot.block in reserved and slot.block not in passed_over
+        learned[slot.block] = _learn(slot, catalog, eligible[slot.block], attributes, allowed, experiments, visitor,
+                                     live=live)  # fmt: skip
+        pick = learned[slot.block].variant
+        if live and pick is not None and pick.rule is not None:
+            hits[slot.block] = pick
     # 4. The order of the flexible zone: an editor's arrangement first, else interest.
     order, arrangement = _order(page, attributes, allowed) if layers else (None, None)
     if order is None and "behavioral" in allowed:
@@ -129,7 +131,7 @@ def decide(
         moved = arrangement if order is not None and slots[index] is not slot else None
         passed = passed_over.get(slot.block, ())
         if slot.block in learned:
-            blocks.append(_learned_decision(slot, default, learned[slot.block], moved))
+            blocks.append(_learned_decision(slot, default, learned[slot.block], moved, passed))
             continue
         hit = hits.get(slot.block)
         shown = hit or default
@@ -146,7 +148,7 @@ def decide(
                                       if test is not None and test.control else ()),
                 test=test.rule.rule_id if test is not None else None,
                 control=test.control if test is not None else False,
-                propensity=_propensity(page, matched, slot.block, shown, test) if test is not None else 1.0,
+                propensity=_propensity(page, matched, reserved, slot.block, shown, test) if test is not None else 1.0,
             )
         )  # fmt: skip
     return PageDecision(
@@ -203,7 +205,9 @@ def _assign(rule: Variant, fallback: Variant | None, experiments: Experiments, v
     return _Test(rule=rule, control=control, share=share, treated=rule, fallback=fallback)
 
 
-def _propensity(page: PageSpec, matched: Mapping[str, Variant], block: str, shown: Variant, test: _Test) -> float:
+def _propensity(
+    page: PageSpec, matched: Mapping[str, Variant], reserved: Mapping[str, int], block: str, shown: Variant, test: _Test
+) -> float:
     """The probability that ``shown`` was shown here: the arms of the test that lead to it.
 
     The other blocks' realized matches are held as they are; the budget can turn
@@ -216,7 +220,7 @@ def _propensity(page: PageSpec, matched: Mapping[str, Variant], block: str, show
         others = {b: v for b, v in matched.items() if b != block}
         if arm_shows is not None:
             others[block] = arm_shows
-        kept = arm_shows is not None and block not in _over_budget(page, others)
+        kept = arm_shows is not None and block not in _over_budget(page, others, reserved)
         if (arm_shows if kept else None) is (shown if shown.rule is not None else None):
             probability += weight
     return probability
@@ -233,6 +237,7 @@ class _Learned:
     signals: tuple[Signal, ...]
     layer: Layer
     live: bool
+    candidates: tuple[str, ...] = ()
 
 
 def _segment(
@@ -252,9 +257,22 @@ def _segment(
     return "|".join(parts), tuple(signals), layer
 
 
+def _eligible(block: str, catalog: Catalog, attributes: Mapping[str, Any], allowed: frozenset[str]) -> list[Variant]:
+    """A learning block's candidates here: the default and every variant whose ``when:`` matches."""
+    default = catalog.defaults.get(block)
+    eligible = [] if default is None else [default]
+    for variant in catalog.conditional.get(block, ()):
+        rule = variant.rule
+        assert rule is not None
+        if rule.layer in allowed and rule.predicate(attributes):
+            eligible.append(variant)
+    return eligible
+
+
 def _learn(
     slot: Slot,
     catalog: Catalog,
+    eligible: list[Variant],
     attributes: Mapping[str, Any],
     allowed: frozenset[str],
     experiments: Experiments,
@@ -265,12 +283,6 @@ def _learn(
     """Draw a learning block's variant from its allocation, by a hash of visitor, block and version."""
     settings = catalog.settings[slot.block]
     default = catalog.defaults.get(slot.block)
-    eligible = [] if default is None else [default]
-    for variant in catalog.conditional.get(slot.block, ()):
-        rule = variant.rule
-        assert rule is not None
-        if rule.layer in allowed and rule.predicate(attributes):
-            eligible.append(variant)
     segment, signals, layer = _segment(settings, attributes, allowed)
     if not live or len(eligible) <= 1:
         # No room on the page (the budget), or nothing to compare here: the default, for sure.
@@ -288,15 +300,19 @@ def _learn(
         weights, total = [1.0] * len(eligible), float(len(eligible))
     ranked = sorted(zip(eligible, weights, strict=True), key=lambda vw: vw[0].id)
     u = bucket(f"learn:{slot.block}:{version}", visitor) * total
+    chosen, chosen_weight = ranked[-1]  # (only reached through rounding at the very top)
     for variant, weight in ranked:
         if u < weight:
-            return _Learned(variant, weight / total, segment, version, signals, layer, live=True)
+            chosen, chosen_weight = variant, weight
+            break
         u -= weight
-    variant, weight = ranked[-1]
-    return _Learned(variant, weight / total, segment, version, signals, layer, live=True)
+    ids = tuple(v.id for v, _ in ranked)
+    return _Learned(chosen, chosen_weight / total, segment, version, signals, layer, live=True, candidates=ids)
 
 
-def _learned_decision(slot: Slot, default: Variant, learned: _Learned, moved: Choice | None) -> BlockDecision:
+def _learned_decision(
+    slot: Slot, default: Variant, learned: _Learned, moved: Choice | None, passed: tuple[str, ...]
+) -> BlockDecision:
     shown = learned.variant or default
     chose = None
     if learned.live:
@@ -308,10 +324,12 @@ def _learned_decision(slot: Slot, default: Variant, learned: _Learned, moved: Ch
         topics=shown.topics or slot.topics,
         chose=chose,
         moved=moved,
+        passed_over=passed,
         propensity=learned.propensity,
         strategy="learn",
         segment=learned.segment if learned.live else None,
         allocation=learned.version if learned.live else None,
+        candidates=learned.candidates,
     )
 
 
@@ -381,26 +399,35 @@ def _order_by_interest(
     return order, Choice(rule=rule, layer=layer, signals=tuple(signals))
 
 
-def _over_budget(page: PageSpec, hits: Mapping[str, Variant]) -> dict[str, tuple[str, ...]]:
-    """Blocks whose matched variant must give way: at most ``page.budget`` may differ.
+def _over_budget(
+    page: PageSpec, hits: Mapping[str, Variant], reserved: Mapping[str, int] | None = None
+) -> dict[str, tuple[str, ...]]:
+    """Blocks that must give way: at most ``page.budget`` may differ from their default.
 
-    The strongest rules stay, by the same precedence as within a block
-    (priority, then specificity); ties go to the block nearer the top.
+    The strongest stay, by the same precedence as within a block (priority,
+    then specificity); ties go to the block nearer the top. ``reserved`` are
+    learning blocks (block -> the priority in their ``_block.yaml``; a learning
+    block counts as specificity 0).
     """
-    if len(hits) <= page.budget:
+    reserved = reserved or {}
+    if len(hits) + len(reserved) <= page.budget:
         return {}
     position = {slot.block: i for i, slot in enumerate(page.slots)}
 
     def strength(block: str) -> tuple[int, int, int]:
+        if block in reserved:
+            return (-reserved[block], 0, position[block])
         rule = hits[block].rule
         assert rule is not None
         return (-rule.priority, -rule.specificity, position[block])
 
-    ranked = sorted(hits, key=strength)
+    ranked = sorted([*hits, *reserved], key=strength)
     return {
         block: (
-            f"{block}/{hits[block].id} matched but the page's variation budget "
-            f"of {page.budget} was used by stronger rules",
+            f"learning block {block} had no place left in the page's variation budget of {page.budget}"
+            if block in reserved
+            else f"{block}/{hits[block].id} matched but the page's variation budget of {page.budget} "
+            "was used by stronger rules",
         )
         for block in ranked[page.budget :]
     }

@@ -1,20 +1,22 @@
-"""The synthetic population: hidden traits, and how what a visitor is shown moves them.
+"""The synthetic population: hidden traits, and how a visitor reads, clicks, moves on and signs up.
 
-Every number that shapes behaviour is a named constant here, and each is
-documented in ``app/sim/__init__.py`` and the README. The visitor model reads
-only generic signals off the rendered page (``app.sim.reader.Page``): topics of
-the blocks above the fold, the number of visible words, the currency of the
-prices. It never looks at a variant id, a layer name or a rule, so it rewards
-relevance and fit, not particular variants of the demo content.
+Every number that shapes behaviour is a named constant here, documented in
+``app/sim/__init__.py`` and the README. A visitor acts only on what it sees
+(``app.sim.reader.Page``: visible text, where sections begin, links) and on
+the hidden effects of what it read (``app.sim.effects``), which are keyed by
+the visible text and drawn from a seed. Nothing here names a page's block,
+variant, layer or rule, and nothing is tuned to the demo content.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from app.sim.reader import Block, Link, Page
+from app.sim.effects import HiddenEffects, Segment, logit, sigmoid
+from app.sim.reader import Link, Page
 
 # ------------------------------------------------------------------ traits
 
@@ -38,15 +40,14 @@ DEVICES: dict[str, tuple[float, tuple[str, ...]]] = {
     )),
 }  # fmt: skip
 
-#: Country mix: an address the offline lookup places there, time zones,
-#: Accept-Language choices (weight, header) and the local currency symbol.
-COUNTRIES: dict[str, tuple[float, str, tuple[str, ...], tuple[tuple[float, str], ...], str]] = {
+#: Country mix: an address the offline lookup places there, time zones and
+#: Accept-Language choices (weight, header).
+COUNTRIES: dict[str, tuple[float, str, tuple[str, ...], tuple[tuple[float, str], ...]]] = {
     "US": (0.35, "8.8.8.8", ("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles"),
-           ((1.0, "en-US,en;q=0.9"),), "$"),
-    "DE": (0.25, "5.9.0.1", ("Europe/Berlin",),
-           ((0.7, "de-DE,de;q=0.9,en;q=0.8"), (0.3, "en-US,en;q=0.9")), "€"),
-    "GB": (0.20, "81.2.69.160", ("Europe/London",), ((1.0, "en-GB,en;q=0.9"),), "£"),
-    "IN": (0.20, "49.44.0.1", ("Asia/Kolkata",), ((1.0, "en-IN,en;q=0.9,hi;q=0.8"),), "₹"),
+           ((1.0, "en-US,en;q=0.9"),)),
+    "DE": (0.25, "5.9.0.1", ("Europe/Berlin",), ((0.7, "de-DE,de;q=0.9,en;q=0.8"), (0.3, "en-US,en;q=0.9"))),
+    "GB": (0.20, "81.2.69.160", ("Europe/London",), ((1.0, "en-GB,en;q=0.9"),)),
+    "IN": (0.20, "49.44.0.1", ("Asia/Kolkata",), ((1.0, "en-IN,en;q=0.9,hi;q=0.8"),)),
 }  # fmt: skip
 
 #: Where a first visit comes from when it does not land on a guide from search (weight, Referer).
@@ -58,12 +59,16 @@ SOURCES: tuple[tuple[float, str | None], ...] = (
     (0.07, "https://www.indiehackers.com/"),
 )
 
-#: Base propensity to sign up once on the form: Beta(2, 14), mean 0.125.
-PROPENSITY_BETA = (2.0, 14.0)
+#: The chance to complete the sign-up form once on it, before what they read: Beta(2, 3), mean 0.4.
+PROPENSITY_BETA = (2.0, 3.0)
+#: How readily someone follows links: a log-odds offset per visitor, Normal(0, this).
+CLICKINESS_SD = 0.5
 #: Chance to come back on each later day: uniform in this range, per visitor.
 RETURN_CHANCE = (0.10, 0.60)
-#: Pages per visit before leaving: a whole number, uniform in this range.
+#: Pages per visit after which they stop browsing on their own (a whole number, uniform).
 PATIENCE = (2, 6)
+#: Pages per visit at most, following links in blocks included; on the last one they click nothing.
+MAX_PAGES = 10
 #: Share of night owls, whose usual local hour is 22-01 (others: 07-21).
 NIGHT_OWLS = 0.15
 
@@ -71,49 +76,24 @@ NIGHT_OWLS = 0.15
 LANDING_FIRST = {"home": 0.45, "guide": 0.35, "pricing": 0.20}
 LANDING_RETURN = {"home": 0.35, "pricing": 0.35, "guides": 0.15, "guide": 0.15}
 
-# ------------------------------------------------------------------ effects
+# ------------------------------------------------------------------ reading and clicking
 
-#: Blocks that count as "above the fold": the first three on the page.
-FOLD = 3
-#: Visible words: a page up to LIGHT_WORDS is light (about 1.5 minutes of
-#: reading on a phone), from LONG_WORDS on it is very long (2.5+ minutes).
-LIGHT_WORDS = 300
-LONG_WORDS = 500
-
-#: Conversion chance on the sign-up form, added to the visitor's propensity:
-EFFECT_RELEVANCE = 0.40  # x mean above-the-fold relevance of this visit's pages (0-1)
-EFFECT_LIGHT_PHONE = 0.20  # x share of this visit's pages that were light, on a phone
-EFFECT_LONG_PHONE = -0.20  # x share of this visit's pages that were very long, on a phone
-EFFECT_LOCAL_PRICE = 0.30  # the last pricing page they saw showed their own currency
-SUBMIT_BOUNDS = (0.01, 0.90)
-#: The same signals on the page they are on make a call to action more tempting:
-#: its link weight is multiplied by 1 + CTA_FIT x the page's fit (see ``page_fit``).
-CTA_FIT = 3.0
-#: A visit that suited them brings them back: the day's return chance is
-#: multiplied by 1 + RETURN_FIT x the mean fit of their last visit (at most RETURN_CAP).
-RETURN_FIT = 2.0
-RETURN_CAP = 0.9
-
-#: Leaving early: after a very long page on a phone, and after prices in a currency not theirs.
-BOUNCE_LONG_PHONE = 0.50
-ABANDON_FOREIGN_PRICE = 0.60
-
-#: Reading: words per minute, by device.
+#: Words read down a page, per page view: log-normal with this median and sigma. A block is
+#: read when it begins within them (blocks lower down are read less, whatever they say).
+READ_WORDS = (400.0, 0.6)
+#: The chance to follow a link or button in a block they read, before its hidden effect and their clickiness.
+BASE_CLICK = 0.10
+#: Reading speed, words a minute, by device; visible time is the words read at that speed x log-normal(0, 0.3).
 READING_WPM = {"phone": 190, "tablet": 220, "desktop": 240}
-#: Relevant pages are read further (+ this x relevance, in scroll percent) and longer (x (1 + this x relevance)).
-RELEVANT_DEPTH = 20
-RELEVANT_DWELL = 0.5
-#: Very long pages on a phone: scroll depth multiplied by this.
-LONG_PAGE_DEPTH_PHONE = 0.75
 
-#: Link choice weights (relative).
-WEIGHT_TOPIC_LINK = 3.0  # extra weight x topic match of the block a link sits in (0-1)
-WEIGHT_OWN_TOPIC_GUIDE = 2.0  # a link to a guide on their topic (they read the title)
-WEIGHT_READ_AGAIN = 0.3  # a guide they already read this visit
-WEIGHT_CTA = (0.4, 3.0)  # a call to action: 0.4 + 3.0 x propensity
+#: Links outside blocks (navigation, guide cards, back links), when they did not follow one in a
+#: block and have patience left (relative weights).
 WEIGHT_NAV = {"/pricing": 0.8, "/guides": 0.8, "/": 0.3}
-WEIGHT_NAV_SIGNUP = (0.2, 2.0)  # the navigation's sign-up button: 0.2 + 2.0 x propensity
-WEIGHT_PRICING_UNSEEN = 2.0  # pricing links count double until pricing was seen this visit
+WEIGHT_NAV_SIGNUP = (0.2, 2.0)  # the sign-up button: 0.2 + 2.0 x propensity
+WEIGHT_OTHER = 0.5  # any other page of the site
+WEIGHT_OWN_TOPIC_GUIDE = 2.0  # a guide on their topic
+WEIGHT_READ_AGAIN = 0.3  # a guide they already read this visit
+WEIGHT_PRICING_UNSEEN = 2.0  # pricing counts double until seen this visit
 
 
 def _pick(rng: random.Random, weighted: dict[str, float] | tuple[tuple[float, object], ...]) -> object:
@@ -140,9 +120,9 @@ class Visitor:
     address: str
     zone: str
     language: str
-    currency: str
     interest: str
     propensity: float
+    clickiness: float
     return_chance: float
     patience: int
     usual_hour: int
@@ -151,10 +131,6 @@ class Visitor:
     cookies: dict[str, str] = field(default_factory=dict)
     converted: bool = False
     visits: int = 0
-    #: Whether the last pricing page they saw showed their currency (None: never saw one).
-    local_price: bool | None = None
-    #: Mean page fit of their last visit (see ``page_fit``).
-    last_fit: float = 0.0
     #: When their last visit ended (the next one starts at least 31 minutes later).
     last_end: datetime | None = None
 
@@ -166,7 +142,7 @@ def make_population(seed: int, count: int, days: int, topics: tuple[str, ...], a
         rng = random.Random(f"tessera-sim:{seed}:{index}")
         device = str(_pick(rng, {k: v[0] for k, v in DEVICES.items()}))
         country = str(_pick(rng, {k: v[0] for k, v in COUNTRIES.items()}))
-        _, address, zones, languages, currency = COUNTRIES[country]
+        _, address, zones, languages = COUNTRIES[country]
         night = rng.random() < NIGHT_OWLS
         people.append(
             Visitor(
@@ -179,9 +155,9 @@ def make_population(seed: int, count: int, days: int, topics: tuple[str, ...], a
                 address=address,
                 zone=rng.choice(zones),
                 language=str(_pick(rng, languages)),
-                currency=currency,
                 interest=rng.choice(topics),
                 propensity=rng.betavariate(*PROPENSITY_BETA),
+                clickiness=rng.gauss(0.0, CLICKINESS_SD),
                 return_chance=rng.uniform(*RETURN_CHANCE),
                 patience=rng.randint(*PATIENCE),
                 usual_hour=(22 + rng.randrange(4)) % 24 if night else rng.randint(7, 21),
@@ -192,96 +168,68 @@ def make_population(seed: int, count: int, days: int, topics: tuple[str, ...], a
     return people
 
 
-# ------------------------------------------------------------- perception
+def daypart(hour: int) -> str:
+    """morning 05-12, afternoon 12-17, evening 17-22, night 22-05 (local time)."""
+    if 5 <= hour < 12:
+        return "morning"
+    if 12 <= hour < 17:
+        return "afternoon"
+    if 17 <= hour < 22:
+        return "evening"
+    return "night"
 
 
-def topic_match(block: Block, interest: str) -> float:
-    """1 for a block about exactly their topic, 1/n for a block about n topics including it, else 0."""
-    if interest not in block.topics:
-        return 0.0
-    return 1.0 / len(block.topics)
+# ------------------------------------------------------------- reading and choices
 
 
-def relevance(page: Page, interest: str) -> float:
-    """How clearly the top of the page is about what they care about (0-1)."""
-    return max((topic_match(b, interest) for b in page.above_the_fold(FOLD)), default=0.0)
+def words_read(visitor: Visitor) -> float:
+    """How far down this page they read, in words."""
+    median, sigma = READ_WORDS
+    return median * visitor.rng.lognormvariate(0.0, sigma)
+
+
+def click_chance(visitor: Visitor, ident: str, segment: Segment, effects: HiddenEffects) -> float:
+    """The chance to follow a link in a block with identity ``ident`` that they read."""
+    return sigmoid(logit(BASE_CLICK) + visitor.clickiness + effects.shift("click", ident, segment))
 
 
 @dataclass
-class Impression:
-    """What one page left with the visitor."""
+class Walk:
+    """One page read top to bottom: which blocks they read, and the link they followed in one, if any."""
 
-    relevance: float
-    light: bool
-    long: bool
-
-
-def impression(page: Page, visitor: Visitor) -> Impression:
-    phone = visitor.device == "phone"
-    return Impression(
-        relevance=relevance(page, visitor.interest),
-        light=phone and page.words <= LIGHT_WORDS,
-        long=phone and page.words >= LONG_WORDS,
-    )
+    reached: list[bool]
+    clicked: int | None = None
+    link: Link | None = None
 
 
-def shows_local_price(page: Page, currency: str) -> bool | None:
-    """True when every price on the page is in their currency; None without prices."""
-    if not page.prices:
-        return None
-    return all(currency in price for price in page.prices)
+def walk(page: Page, visitor: Visitor, segment: Segment, effects: HiddenEffects, budget: float,
+         clickable: bool) -> Walk:  # fmt: skip
+    """Read the blocks that begin within ``budget`` words, top to bottom; in each one with a link,
+    follow it with its click chance (then the rest of the page is not read)."""
+    result = Walk(reached=[])
+    for index, block in enumerate(page.blocks):
+        if result.clicked is not None or block.start >= budget:
+            result.reached.append(False)
+            continue
+        result.reached.append(True)
+        if clickable and block.links and visitor.rng.random() < click_chance(visitor, block.identity, segment, effects):
+            result.clicked = index
+            result.link = visitor.rng.choice(block.links)
+    return result
 
 
-def page_fit(shown: Impression, local_price: bool | None) -> float:
-    """How well one page suits the visitor, on the scale of the sign-up effects."""
-    fit = EFFECT_RELEVANCE * shown.relevance
-    fit += EFFECT_LIGHT_PHONE * shown.light + EFFECT_LONG_PHONE * shown.long
-    if local_price:
-        fit += EFFECT_LOCAL_PRICE
-    return fit
+def signup_logit(visitor: Visitor, read: Iterable[str], segment: Segment, effects: HiddenEffects) -> float:
+    """The log-odds of completing the sign-up form: their propensity plus the sign-up effects of
+    every distinct block (by identity) they read during this visit."""
+    return logit(visitor.propensity) + sum(effects.shift("signup", ident, segment) for ident in read)
 
 
-def leaves_now(visitor: Visitor, shown: Impression, local_price: bool | None) -> bool:
-    """Whether what this page showed makes them leave the site right away."""
-    if shown.long and visitor.rng.random() < BOUNCE_LONG_PHONE:
-        return True
-    return local_price is False and visitor.rng.random() < ABANDON_FOREIGN_PRICE
-
-
-def returns_today(visitor: Visitor) -> bool:
-    """Whether they come back on a later day."""
-    chance = visitor.return_chance * max(0.0, 1 + RETURN_FIT * visitor.last_fit)
-    return visitor.rng.random() < min(RETURN_CAP, chance)
-
-
-def submit_chance(visitor: Visitor, seen: list[Impression]) -> float:
-    """The chance to complete the sign-up form, from what this visit showed them."""
-    p = visitor.propensity
-    if seen:
-        n = len(seen)
-        p += EFFECT_RELEVANCE * sum(i.relevance for i in seen) / n
-        p += EFFECT_LIGHT_PHONE * sum(i.light for i in seen) / n
-        p += EFFECT_LONG_PHONE * sum(i.long for i in seen) / n
-    if visitor.local_price:
-        p += EFFECT_LOCAL_PRICE
-    low, high = SUBMIT_BOUNDS
-    return min(high, max(low, p))
-
-
-def reading(page: Page, visitor: Visitor, seen: Impression) -> tuple[int, int]:
+def reading(page: Page, visitor: Visitor, budget: float) -> tuple[int, int]:
     """Scroll depth (percent) and visible time (ms) on a page."""
-    rng = visitor.rng
-    depth = rng.uniform(35, 100) + RELEVANT_DEPTH * seen.relevance
-    if seen.long:
-        depth *= LONG_PAGE_DEPTH_PHONE
-    depth_pct = int(min(100, max(5, depth)))
-    words = page.words * depth_pct / 100
-    seconds = words / READING_WPM[visitor.device] * 60 * (1 + RELEVANT_DWELL * seen.relevance)
-    seconds *= rng.lognormvariate(0, 0.3)
-    return depth_pct, int(min(30 * 60 * 1000, max(2000, seconds * 1000)))
-
-
-# ---------------------------------------------------------------- choices
+    words = min(budget, float(page.words))
+    depth = 100 if page.words == 0 else int(max(5, min(100, 100 * budget / page.words)))
+    seconds = words / READING_WPM[visitor.device] * 60 * visitor.rng.lognormvariate(0, 0.3)
+    return depth, int(min(20 * 60 * 1000, max(2000, seconds * 1000)))
 
 
 def landing(visitor: Visitor, guides: dict[str, tuple[str, ...]]) -> str:
@@ -309,38 +257,38 @@ def choose_link(
     guides: dict[str, tuple[str, ...]],
     read: set[str],
     pricing_seen: bool,
-    fit: float = 0.0,
 ) -> Link | None:
-    """The next link to follow, weighted by what the visitor cares about; None if nothing fits."""
-    blocks = {b.block: b for b in page.blocks}
-    candidates: list[tuple[Link, str, float]] = []
+    """A link outside the blocks to go on with (navigation, guide cards), by plain preferences; None if none fits.
+
+    A guide's topic stands for what a person gathers from its title (``pages/``'s topics, not a block's).
+    """
+    candidates: list[tuple[Link, float]] = []
     for link in page.links:
         path = path_of(link.href)
-        if path is None or path == page.path or path not in pages:
+        if link.block is not None or path is None or path == page.path or path not in pages:
             continue
-        block = blocks.get(link.block) if link.block else None
-        if block is None:
-            if path == "/signup":
-                weight = WEIGHT_NAV_SIGNUP[0] + WEIGHT_NAV_SIGNUP[1] * visitor.propensity
-            else:
-                weight = WEIGHT_NAV.get(path, 0.5)
-        elif link.target in ("cta", "secondary"):
-            weight = (WEIGHT_CTA[0] + WEIGHT_CTA[1] * visitor.propensity) * max(0.0, 1 + CTA_FIT * fit)
+        if path == "/signup":
+            weight = WEIGHT_NAV_SIGNUP[0] + WEIGHT_NAV_SIGNUP[1] * visitor.propensity
         else:
-            weight = 1.0 + WEIGHT_TOPIC_LINK * topic_match(block, visitor.interest)
+            weight = WEIGHT_NAV.get(path, WEIGHT_OTHER)
         if path in guides and visitor.interest in guides[path]:
             weight *= WEIGHT_OWN_TOPIC_GUIDE
         if path in read:
             weight *= WEIGHT_READ_AGAIN
         if path == "/pricing" and not pricing_seen:
             weight *= WEIGHT_PRICING_UNSEEN
-        candidates.append((link, path, weight))
+        candidates.append((link, weight))
     if not candidates:
         return None
-    total = sum(w for _, _, w in candidates)
+    total = sum(w for _, w in candidates)
     x = visitor.rng.random() * total
-    for link, _path, weight in candidates:
+    for link, weight in candidates:
         x -= weight
         if x < 0:
             return link
     return candidates[-1][0]
+
+
+def returns_today(visitor: Visitor) -> bool:
+    """Whether they come back on a later day (a trait: what they saw does not change it)."""
+    return visitor.rng.random() < visitor.return_chance

@@ -1,10 +1,20 @@
-"""Read a rendered page the way the simulated visitor "sees" it: only the public HTML.
+"""What a simulated visitor sees on a rendered page: text, sections and links, as a person would.
 
-Everything here comes from the HTML contract in ARCHITECTURE.md (``data-block``,
-``data-variant``, ``data-topics``, ``data-target``, ``<body data-beacon>``) and
-from what any reader of the page would see (its words, its prices, its links).
-Nothing reads the engine, the store or a variant id's meaning. Standard library
-only (a small tokenizer), so the command works without the test extras.
+A person sees words, where the sections of a page begin and end, and links.
+They do not see attribute values: which variant a section is, which layer or
+rule chose it, or what the analytics attributes say. So this reader uses the
+HTML contract only to find where each block's element begins and ends (the
+presence of its ``data-block`` attribute, never its value) and otherwise
+reads what a browser would show: the visible text of ``<main>`` (not scripts,
+styles, or the folded ``<details>`` notes, such as "Why am I seeing this?"),
+the links in ``<main>`` and the navigation, and the form's fields.
+
+A block's identity (``app.sim.effects.identity``) is a hash of its visible
+text: all the hidden effects are keyed by it. What the page script reports
+about a click (block and variant names) is ``app.sim.beacon``'s business.
+
+Standard library only (a small tokenizer, several times faster than
+``html.parser``, which matters when a run reads tens of thousands of pages).
 """
 
 from __future__ import annotations
@@ -13,10 +23,14 @@ import html
 import re
 from dataclasses import dataclass, field
 
+from app.sim.effects import identity
+
 _VOID = frozenset(
     ("area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr")
 )
-_WANTED = ("data-", "href", "name=", "value=", "plan__")
+#: Only tags whose raw text holds one of these have their attributes parsed.
+_WANTED = ("data-block", "href", "name=", "value=", "open")
+_HIDDEN = frozenset(("script", "style", "svg", "template"))
 
 
 @dataclass
@@ -24,20 +38,22 @@ class Link:
     """A link a visitor could follow."""
 
     href: str
-    target: str | None  # data-target ("cta", "article", "link", ...), None outside blocks
-    block: str | None = None  # the data-block it sits in
-    variant: str | None = None
+    #: Where its tag starts in the page's HTML (what the page script looks at when it is clicked).
+    offset: int
+    #: The index of the block it sits in (``Page.blocks``), None outside blocks.
+    block: int | None = None
 
 
 @dataclass
 class Block:
-    """One personalizable block as rendered."""
+    """One section of the page as a person sees it."""
 
-    block: str
-    component: str
-    variant: str
-    layer: str
-    topics: tuple[str, ...]
+    #: A hash of its visible text (``app.sim.effects.identity``).
+    identity: str
+    #: Where its element's tag starts in the page's HTML.
+    offset: int
+    #: Visible words in <main> above it: how far down the page it begins.
+    start: int
     words: int = 0
     links: list[Link] = field(default_factory=list)
 
@@ -47,20 +63,14 @@ class Page:
     """What a visitor can read off a rendered page."""
 
     path: str
-    beacon: str | None = None
     blocks: list[Block] = field(default_factory=list)
-    #: Visible words in <main> (the "Why am I seeing this?" notes are folded away, not counted).
+    #: Visible words in <main>.
     words: int = 0
     #: Every followable link in <main> and the navigation, in document order.
     links: list[Link] = field(default_factory=list)
-    #: Texts of the plan prices (``.plan__amount``), e.g. "€19".
-    prices: list[str] = field(default_factory=list)
     csrf_token: str | None = None
     #: Choices of each <select>, by its name (e.g. the sign-up form's team sizes).
     options: dict[str, list[str]] = field(default_factory=dict)
-
-    def above_the_fold(self, count: int = 3) -> list[Block]:
-        return self.blocks[:count]
 
 
 _TOKEN = re.compile(
@@ -72,7 +82,6 @@ _TOKEN = re.compile(
     re.S,
 )
 _ATTR = re.compile(r"""([^\s=/>]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+)))?""")
-_HIDDEN = frozenset(("script", "style", "svg", "template"))
 
 
 def _attributes(raw: str) -> dict[str, str]:
@@ -80,17 +89,14 @@ def _attributes(raw: str) -> dict[str, str]:
 
 
 class _Reader:
-    """A small tokenizer for the well-formed HTML the templates render (several times
-    faster than ``html.parser``, which matters when a run reads thousands of pages)."""
-
     def __init__(self, page: Page) -> None:
         self.page = page
-        self.stack: list[tuple[str, str]] = []  # (tag, role): role marks main/nav/block/hidden/price/select
+        self.stack: list[tuple[str, str]] = []  # (tag, role): role marks main/nav/block/hidden/select
         self.block: Block | None = None
+        self.text: list[str] = []  # the current block's visible text
         self.in_main = 0
         self.in_nav = 0
         self.hidden = 0
-        self.price: list[str] | None = None
         self.select: str | None = None
 
     def feed(self, text: str) -> None:
@@ -103,45 +109,38 @@ class _Reader:
                     self.end(tag)
                 else:
                     raw = m[3]
-                    # Only attributes this reader looks at are worth parsing.
                     wanted = raw and any(marker in raw for marker in _WANTED)
-                    self.start(tag, _attributes(raw) if wanted else {}, raw.endswith("/"))
+                    self.start(tag, _attributes(raw) if wanted else {}, raw.endswith("/"), m.start())
 
-    def start(self, tag: str, a: dict[str, str], self_closing: bool) -> None:
+    def start(self, tag: str, a: dict[str, str], self_closing: bool, offset: int) -> None:
         role = ""
-        if tag == "body" and "data-beacon" in a:
-            self.page.beacon = a["data-beacon"]
         if tag == "main":
             role = "main"
             self.in_main += 1
-        elif tag == "nav" and "data-locked" in a:
+        elif tag == "nav":
             role = "nav"
             self.in_nav += 1
-        elif "data-block" in a and self.block is None:
+        elif "data-block" in a and self.block is None and not self.hidden:
             role = "block"
-            self.block = Block(a["data-block"], a.get("data-component", ""), a.get("data-variant", ""),
-                               a.get("data-layer", ""), tuple(a.get("data-topics", "").split()))  # fmt: skip
+            self.block = Block(identity="", offset=offset, start=self.page.words)
+            self.text = []
             self.page.blocks.append(self.block)
-        elif (tag == "details" and "data-why" in a) or tag in _HIDDEN:
-            role = "hidden"
+        elif (tag == "details" and "open" not in a) or tag in _HIDDEN:
+            role = "hidden"  # folded away or never shown
             self.hidden += 1
         elif tag == "select":
             role = "select"
             self.select = a.get("name", "")
-        elif "plan__amount" in a.get("class", "").split():
-            role = "price"
-            self.price = []
         if tag == "input" and a.get("name") == "csrf_token" and self.page.csrf_token is None:
             self.page.csrf_token = a.get("value")
         elif tag == "option" and self.select is not None and "value" in a:
             self.page.options.setdefault(self.select, []).append(a["value"])
         elif tag == "a" and a.get("href") and (self.in_main or self.in_nav) and not self.hidden:
-            block = self.block
-            link = Link(a["href"], a.get("data-target") or None,
-                        block.block if block else None, block.variant if block else None)  # fmt: skip
+            index = len(self.page.blocks) - 1 if self.block is not None else None
+            link = Link(a["href"], offset, index)
             self.page.links.append(link)
-            if block is not None:
-                block.links.append(link)
+            if self.block is not None:
+                self.block.links.append(link)
         if tag in _VOID or self_closing:
             self._close(role)
         else:
@@ -161,30 +160,25 @@ class _Reader:
             self.in_main -= 1
         elif role == "nav":
             self.in_nav -= 1
-        elif role == "block":
+        elif role == "block" and self.block is not None:
+            self.block.identity = identity(html.unescape(" ".join(self.text)))
             self.block = None
         elif role == "hidden":
             self.hidden -= 1
         elif role == "select":
             self.select = None
-        elif role == "price" and self.price is not None:
-            self.page.prices.append(" ".join(html.unescape("".join(self.price)).split()))
-            self.price = None
 
     def data(self, text: str) -> None:
-        if self.hidden:
+        if self.hidden or not self.in_main:
             return
-        if self.price is not None:
-            self.price.append(text)
-        if self.in_main:
-            words = len(text.split())
-            self.page.words += words
-            if self.block is not None:
-                self.block.words += words
+        self.page.words += len(text.split())
+        if self.block is not None:
+            self.block.words += len(text.split())
+            self.text.append(text)
 
 
 def read_page(path: str, text: str) -> Page:
-    """Parse a rendered page into what the simulated visitor reads off it."""
+    """Parse a rendered page into what the simulated visitor sees of it."""
     page = Page(path=path)
     _Reader(page).feed(text)
     return page

@@ -41,6 +41,7 @@ class DecisionRow:
     device: str | None
     daypart: str | None
     country: str | None
+    candidates: str | None = None
 
 
 _D, _E = Decision.__table__, Exposure.__table__
@@ -52,7 +53,7 @@ def decision_rows(since: datetime, until: datetime, *, strategy: str | None = No
         select(
             _D.c.visitor_id, _D.c.created_at, _D.c.path, _D.c.block, _D.c.variant, _D.c.rule, _D.c.test,
             _D.c.control, _D.c.propensity, _D.c.strategy, _D.c.segment, _D.c.allocation,
-            _E.c.device, _E.c.daypart, _E.c.country,
+            _E.c.device, _E.c.daypart, _E.c.country, _D.c.candidates,
         )
         .join(_E, _E.c.id == _D.c.exposure_id)
         .where(_D.c.created_at >= since, _D.c.created_at < until)
@@ -115,6 +116,8 @@ class VisitorRow:
     device: str | None
     country: str | None
     daypart: str | None
+    #: The visitor's own layer settings now: contextual, behavioral, predictive (None: not chosen).
+    settings: tuple[bool | None, bool | None, bool | None] = (None, None, None)
 
 
 def visitor_rows(since: datetime, until: datetime) -> Iterable[VisitorRow]:
@@ -136,12 +139,14 @@ def visitor_rows(since: datetime, until: datetime) -> Iterable[VisitorRow]:
         select(
             _E.c.holdout, converted.c.visitor_id.is_not(None), first.c.pages,
             visitors.c.dwell_ms_total, visitors.c.dwell_samples, _E.c.device, _E.c.country, _E.c.daypart,
+            visitors.c.contextual, visitors.c.behavioral, visitors.c.predictive,
         )
         .join(first, and_(_E.c.id == first.c.first_id))
         .join(visitors, visitors.c.id == first.c.visitor_id)
         .outerjoin(converted, converted.c.visitor_id == first.c.visitor_id)
     )  # fmt: skip
-    for holdout, did_convert, pages, dwell_ms, dwell_samples, device, country, daypart in db.session.execute(query):
+    for row in db.session.execute(query):
+        holdout, did_convert, pages, dwell_ms, dwell_samples, device, country, daypart, *settings = row
         yield VisitorRow(
             holdout=bool(holdout),
             converted=bool(did_convert),
@@ -150,4 +155,5 @@ def visitor_rows(since: datetime, until: datetime) -> Iterable[VisitorRow]:
             device=device,
             country=country,
             daypart=daypart,
+            settings=tuple(settings),  # type: ignore[arg-type]
         )

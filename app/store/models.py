@@ -176,6 +176,8 @@ class Decision(db.Model):  # type: ignore[name-defined,misc]
     strategy: Mapped[str] = mapped_column(String(10))
     segment: Mapped[str | None] = mapped_column(String(200), nullable=True)
     allocation: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: A learning draw's eligible candidates (space-separated): what another policy could have shown.
+    candidates: Mapped[str | None] = mapped_column(String(500), nullable=True)
 
     __table_args__ = (Index("ix_decisions_block_created_at", "block", "created_at"),)
 

@@ -277,6 +277,7 @@ def _measurement(decision: PageDecision) -> tuple[list[dict[str, Any]], list[dic
                     "strategy": b.strategy,
                     "segment": b.segment,
                     "allocation": b.allocation,
+                    "candidates": " ".join(b.candidates) or None,
                 }
             )
         blocks.append(record)
