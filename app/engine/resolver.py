@@ -213,17 +213,33 @@ def _propensity(
     The other blocks' realized matches are held as they are; the budget can turn
     either arm's variant into the default, so both arms are followed through it.
     """
+    if test.share <= 0:
+        return 1.0
+    shown_rule = shown if shown.rule is not None else None
+    if len(matched) + (block not in matched) + len(reserved) <= page.budget:
+        # No arm can be squeezed out by the budget: each shows its own variant.
+        return (1.0 - test.share) * (test.treated is shown_rule) + test.share * (test.fallback is shown_rule)
+    position = {slot.block: i for i, slot in enumerate(page.slots)}
+    others = [_strength(v, position[b]) for b, v in matched.items() if b != block]
+    others += [(-priority, 0, position[b]) for b, priority in reserved.items()]
     probability = 0.0
     for arm_shows, weight in ((test.treated, 1.0 - test.share), (test.fallback, test.share)):
         if weight <= 0:
             continue
-        others = {b: v for b, v in matched.items() if b != block}
+        kept = False
         if arm_shows is not None:
-            others[block] = arm_shows
-        kept = arm_shows is not None and block not in _over_budget(page, others, reserved)
-        if (arm_shows if kept else None) is (shown if shown.rule is not None else None):
+            mine = _strength(arm_shows, position[block])
+            kept = sum(1 for other in others if other < mine) < page.budget
+        if (arm_shows if kept else None) is shown_rule:
             probability += weight
     return probability
+
+
+def _strength(variant: Variant, position: int) -> tuple[int, int, int]:
+    """Rank for the budget: priority, then specificity, then nearer the top (smaller is stronger)."""
+    rule = variant.rule
+    assert rule is not None
+    return (-rule.priority, -rule.specificity, position)
 
 
 @dataclass(frozen=True)
@@ -417,9 +433,7 @@ def _over_budget(
     def strength(block: str) -> tuple[int, int, int]:
         if block in reserved:
             return (-reserved[block], 0, position[block])
-        rule = hits[block].rule
-        assert rule is not None
-        return (-rule.priority, -rule.specificity, position[block])
+        return _strength(hits[block], position[block])
 
     ranked = sorted([*hits, *reserved], key=strength)
     return {

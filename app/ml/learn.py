@@ -56,8 +56,7 @@ def run_learn(now: datetime, site: Site, *, window: timedelta, control_share: fl
     """Publish allocations and pauses from the decisions of the last ``window``; a summary of what changed."""
     since = now - window
     outcomes = Outcomes(since, now)
-    rows = list(decision_rows(since, now))
-    summary: dict[str, Any] = {"decisions": len(rows), "allocations": {}, "paused": []}
+    summary: dict[str, Any] = {"allocations": {}, "paused": []}
     for block, settings in sorted(site.catalog.settings.items()):
         default = site.catalog.defaults.get(block)
         if settings.strategy != "learn" or default is None:
@@ -67,7 +66,7 @@ def run_learn(now: datetime, site: Site, *, window: timedelta, control_share: fl
         version = (previous[0] if previous else 0) + 1
         learned = learn_block(
             block,
-            rows,
+            decision_rows(since, now, strategy="learn", block=block),
             outcomes,
             candidates=candidates,
             default=default.id,
@@ -83,9 +82,15 @@ def run_learn(now: datetime, site: Site, *, window: timedelta, control_share: fl
         published = store.publish_allocation(block, table, learned.detail(), now)
         summary["allocations"][block] = f"v{published}"
     goals, shares, fingerprints = rule_settings(site, control_share)
-    for test in rule_tests(
-        rows, outcomes, goals=goals, shares=shares, paused=current_pauses(fingerprints), min_sample=min_sample
-    ):
+    tests = rule_tests(
+        decision_rows(since, now, strategy="rules"),
+        outcomes,
+        goals=goals,
+        shares=shares,
+        paused=current_pauses(fingerprints),
+        min_sample=min_sample,
+    )
+    for test in tests:
         hurting = test.status == "hurting" and test.rule in fingerprints
         if hurting and store.pause_rule(test.rule, fingerprints[test.rule], pause_reason(test), now):
             log.warning("rule %s paused: %s", test.rule, pause_reason(test))

@@ -59,8 +59,8 @@ SOURCES: tuple[tuple[float, str | None], ...] = (
     (0.07, "https://www.indiehackers.com/"),
 )
 
-#: The chance to complete the sign-up form once on it, before what they read: Beta(2, 3), mean 0.4.
-PROPENSITY_BETA = (2.0, 3.0)
+#: The chance to complete the sign-up form once on it, before what they read: Beta(2, 6), mean 0.25.
+PROPENSITY_BETA = (2.0, 6.0)
 #: How readily someone follows links: a log-odds offset per visitor, Normal(0, this).
 CLICKINESS_SD = 0.5
 #: Chance to come back on each later day: uniform in this range, per visitor.
@@ -89,7 +89,7 @@ READING_WPM = {"phone": 190, "tablet": 220, "desktop": 240}
 #: Links outside blocks (navigation, guide cards, back links), when they did not follow one in a
 #: block and have patience left (relative weights).
 WEIGHT_NAV = {"/pricing": 0.8, "/guides": 0.8, "/": 0.3}
-WEIGHT_NAV_SIGNUP = (0.2, 2.0)  # the sign-up button: 0.2 + 2.0 x propensity
+WEIGHT_NAV_SIGNUP = (0.1, 1.0)  # the sign-up button: 0.1 + 1.0 x propensity
 WEIGHT_OTHER = 0.5  # any other page of the site
 WEIGHT_OWN_TOPIC_GUIDE = 2.0  # a guide on their topic
 WEIGHT_READ_AGAIN = 0.3  # a guide they already read this visit

@@ -1,28 +1,25 @@
-"""The lift report, computed from the app's own records only.
+"""The simulation's report: the hidden truth next to what the app measured, in plain text.
 
-Read-only SQL over four tables, for every visitor in the database with at
-least one exposure (a page render):
+Measured numbers come only from the app's records, for the run's own
+visitors (a database with other traffic is never mixed in):
 
-- **holdout or personalized**: the ``holdout`` flag the app wrote on the
-  visitor's first exposure row;
-- **arm**: the visitor's stored layer settings (``visitors.contextual``,
-  ``behavioral``, ``predictive``; unset means on, the default): all on is
-  "all layers", only predictive off is "contextual+behavioral", behavioral and
-  predictive off is "contextual only", anything else "other settings";
-- **converted**: at least one ``conversions`` row with goal ``signup``;
-- **pages**: ``exposures`` rows per visitor;
-- **dwell seconds**: the sum of ``events`` dwell ``ms`` per visitor / 1000,
-  averaged over visitors whose settings allow the behavioral layer (only their
-  pages carry the beacon, so only they can have events).
+- **holdout or personalized**: the ``holdout`` flag on the visitor's first
+  exposure; **arm**: the visitor's stored layer settings (unset means on);
+- **converted**: a ``conversions`` row with goal ``signup``; **pages**:
+  ``exposures`` rows; **dwell seconds**: the sum of ``events`` dwell ``ms`` /
+  1000, over visitors whose settings allow the behavioral layer (only their
+  pages carry the beacon);
+- **blocks by layer**: the ``layer`` of every block in ``exposures.blocks``;
+- rule tests and learning blocks: ``app.sim.truth`` (the app's own analysis).
 
-Intervals are 95%: Wilson score for a conversion rate, normal approximation
-for a mean, and Newcombe's hybrid score interval (method 10) for the
-difference of two rates (the lift, in absolute terms).
+Intervals are 95%: Wilson score for a rate, normal approximation for a mean,
+Newcombe's hybrid score interval for the difference of two rates.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import Any
 
 from flask import Flask
@@ -30,9 +27,11 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.ml.stats import Z, newcombe, wilson
+from app.sim.truth import LIST_SEGMENT_MIN, NEUTRAL
 from app.store.models import Conversion, Event, Exposure, Visitor
 
 ARM_ORDER = ("all layers", "contextual+behavioral", "contextual only", "other settings")
+LAYER_ORDER = ("default", "contextual", "behavioral", "predictive")
 
 
 def mean_interval(values: list[float]) -> tuple[float, float, float] | None:
@@ -82,8 +81,8 @@ def _group(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def visitor_rows() -> list[dict[str, Any]]:
-    """One row per visitor with exposures: holdout, arm, converted, pages, dwell (inside an app context)."""
+def visitor_rows(visitors: set[str] | None = None) -> list[dict[str, Any]]:
+    """One row per visitor with exposures (of ``visitors`` when given): holdout, arm, converted, pages, dwell."""
     first = select(func.min(Exposure.id).label("id")).group_by(Exposure.visitor_id).subquery()
     holdout = dict(
         db.session.execute(select(Exposure.visitor_id, Exposure.holdout).join(first, Exposure.id == first.c.id)).all()
@@ -103,6 +102,8 @@ def visitor_rows() -> list[dict[str, Any]]:
     }
     rows = []
     for vid in sorted(pages):
+        if visitors is not None and vid not in visitors:
+            continue
         c, b, p = settings.get(vid, (None, None, None))
         rows.append(
             {
@@ -118,10 +119,21 @@ def visitor_rows() -> list[dict[str, Any]]:
     return rows
 
 
-def lift_report(app: Flask) -> dict[str, Any]:
+def layer_counts(visitors: set[str] | None = None) -> dict[str, int]:
+    """Blocks shown to personalized visitors, by the layer that chose them (``default``: nothing did)."""
+    counts: Counter[str] = Counter()
+    query = select(Exposure.visitor_id, Exposure.blocks).where(Exposure.holdout.is_(False))
+    for vid, blocks in db.session.execute(query.execution_options(yield_per=5000)):
+        if visitors is None or vid in visitors:
+            counts.update(b.get("layer", "default") for b in blocks)
+    return {layer: counts.get(layer, 0) for layer in LAYER_ORDER}
+
+
+def lift_report(app: Flask, visitors: set[str] | None = None) -> dict[str, Any]:
     """Groups, conversion, engagement and lift by layer from the app's own records."""
     with app.app_context():
-        rows = visitor_rows()
+        rows = visitor_rows(visitors)
+        layers = layer_counts(visitors)
         db.session.remove()
     control = [r for r in rows if r["holdout"]]
     treated = [r for r in rows if not r["holdout"]]
@@ -139,7 +151,11 @@ def lift_report(app: Flask) -> dict[str, Any]:
         "converted": sum(r["converted"] for r in rows),
         "groups": groups,
         "lift": lift,
+        "layers": layers,
     }
+
+
+# ------------------------------------------------------------------ formatting
 
 
 def _pct(t: dict[str, float] | None) -> str:
@@ -160,6 +176,35 @@ def _pts(t: dict[str, float] | None) -> str:
     return f"{100 * t['difference']:+.1f} pts [{100 * t['low']:+.1f}, {100 * t['high']:+.1f}]"
 
 
+def _pt(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:+.1f} pts"
+
+
+def _rate(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{part} of {whole} ({100 * part / whole:.0f}%)" if whole else "none to count"
+
+
+def _mark(covered: bool | None) -> str:
+    return {True: "yes", False: "NO", None: "-"}[covered]
+
+
+def _table(rows: list[tuple[str, ...]], right: tuple[int, ...] = ()) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for n, row in enumerate(rows):
+        cells = [
+            cell.rjust(w) if i in right else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return lines
+
+
 def _verdict(t: dict[str, float] | None) -> str:
     if t is None:
         return "n/a: a group is empty"
@@ -170,8 +215,45 @@ def _verdict(t: dict[str, float] | None) -> str:
     return "no clear difference"
 
 
-def format_report(report: dict[str, Any]) -> str:
-    """The report as a plain-text table."""
+def format_headline(report: dict[str, Any]) -> list[str]:
+    truth = report["truth"]
+    coverage = truth["coverage"]
+    lines = [
+        "How often the app's 95% intervals contained the hidden truth (about 95% is what a 95% interval promises):",
+        f"  rule tests, lift against control:   {_share(**_args(coverage['rules']))}",
+        f"  the same, within each segment:      {_share(**_args(coverage['segments']))}",
+        f"  learning candidates' goal rates:    {_share(**_args(coverage['learning']))}",
+    ]
+    if coverage["impossible_goal"]:
+        lines.append(f"  (not counted: {coverage['impossible_goal']} rule tests whose goal cannot happen: "
+                     "no link to click in either version, or no beacon)")  # fmt: skip
+    pauses = truth["pauses"]
+    paused = pauses["paused"]
+    lines.append("")
+    if paused:
+        lines.append(f"Rules the learn job paused: {len(paused)}")
+        lines.extend(f"  {p['rule']}: truly {p['truly']} ({_pt(p['true'])})" for p in paused)
+    else:
+        lines.append("Rules the learn job paused: none")
+    wrong = pauses["wrongly_paused"]
+    lines.append(f"Helpful rules wrongly paused: {', '.join(wrong) if wrong else 'none'}")
+    serving = pauses["harmful_serving"]
+    lines.append(f"Rules that truly hurt (true lift below {-100 * NEUTRAL:.1f} pts) and still serve: "
+                 f"{len(serving)}{': ' + ', '.join(serving) if serving else ''}")  # fmt: skip
+    learning = truth["learning"]
+    found = [(b["block"], s) for b in learning for s in b["segments"] if s["best"] is not None]
+    if found:
+        right = sum(s["favourite"] == s["best"] for _, s in found)
+        lines.append(f"Learning blocks: the allocation's favourite is the truly best candidate in {right} of "
+                     f"{len(found)} segments")  # fmt: skip
+    return lines
+
+
+def _args(count: dict[str, int]) -> dict[str, int]:
+    return {"part": count["covered"], "whole": count["of"]}
+
+
+def format_holdout(report: dict[str, Any]) -> list[str]:
     table = [("group", "visitors", "converted", "conversion [95% CI]", "pages/visitor [95% CI]",
               "dwell s/visitor [95% CI]")]  # fmt: skip
     for name, g in report["groups"].items():
@@ -180,26 +262,94 @@ def format_report(report: dict[str, Any]) -> str:
             dwell += f" (n={g['dwell_seconds']['n']})"
         label = name if name in ("holdout", "personalized") else f"  {name}"
         table.append((label, str(g["visitors"]), str(g["converted"]), _pct(g["conversion"]), _num(g["pages"]), dwell))
-    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-    lines = []
-    for n, row in enumerate(table):
-        cells = [row[0].ljust(widths[0]), row[1].rjust(widths[1]), row[2].rjust(widths[2]),
-                 *(cell.ljust(w) for cell, w in zip(row[3:], widths[3:], strict=True))]  # fmt: skip
-        lines.append("  ".join(cells).rstrip())
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
+    lines = ["Holdout vs personalized: conversion and engagement (causal: the holdout is the app's random bucket)", ""]
+    lines.extend(_table(table, right=(1, 2)))
     lines.append("")
-    lines.append("Lift by layer: conversion rate minus the holdout's (absolute), 95% Newcombe interval")
+    lines.append("Lift: conversion rate minus the holdout's (absolute), 95% Newcombe interval")
     lift = [
         (name if name == "personalized" else f"  {name}", _pts(t), _verdict(t)) for name, t in report["lift"].items()
     ]
     w0 = max((len(r[0]) for r in lift), default=0)
     w1 = max((len(r[1]) for r in lift), default=0)
     lines.extend(f"{a.ljust(w0)}  {b.ljust(w1)}  {c}" for a, b, c in lift)
-    lines.append("")
     lines.append(
-        "Rates: Wilson intervals. Means: normal intervals. Dwell: over visitors who allow the\n"
-        "behavioral layer (only their pages send the beacon; n when fewer, n/a when none).\n"
-        "Holdout: the flag on each visitor's first exposure. Arms: the visitor's stored layer settings."
+        "The indented arms are the visitors' own layer settings: their choice, not a randomized assignment,\n"
+        "so their rows describe, they do not show cause. Dwell: only where the beacon runs (n when fewer)."
     )
+    layers = report["layers"]
+    total = sum(layers.values())
+    if total:
+        shown = ", ".join(f"{layer} {n} ({100 * n / total:.0f}%)" for layer, n in layers.items())
+        lines.append("")
+        lines.append(f"Blocks shown to personalized visitors, by the layer that chose them: {shown}")
+    return lines
+
+
+def format_rules(rules: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "Rule tests: each rule against its own control group (the app's analysis) next to the hidden true lift",
+        "",
+    ]
+    table = [("rule", "goal", "status", "treated", "control", "measured lift [95% CI]", "true lift", "in CI")]
+    for r in rules:
+        table.append((r["rule"], r["goal"], r["status"], f"{r['treated']['goals']}/{r['treated']['visitors']}",
+                      f"{r['control']['goals']}/{r['control']['visitors']}", _pts(r["measured"]), _pt(r["true"]),
+                      _mark(r["covered"]) if r["goal_possible"] else "no goal"))  # fmt: skip
+    lines.extend(_table(table, right=(3, 4)))
+    lines.append("")
+    lines.append(f"Per segment (only cells with at least {LIST_SEGMENT_MIN} visitors in control are listed; all are "
+                 "counted above; '!' marks a cell the app flags as hurting after Holm's correction):")  # fmt: skip
+    table = [("rule", "segment", "treated", "control", "measured lift [95% CI]", "true lift", "in CI")]
+    for r in rules:
+        for s in r["segments"]:
+            if s["control"] < LIST_SEGMENT_MIN:
+                continue
+            table.append((r["rule"], f"{s['dimension']}={s['value']}{' !' if s['hurts'] else ''}", str(s["treated"]),
+                          str(s["control"]), _pts(s["measured"]), _pt(s["true"]), _mark(s["covered"])))  # fmt: skip
+    if len(table) > 1:
+        lines.extend(_table(table, right=(2, 3)))
+    else:
+        lines.append("  (none yet)")
+    return lines
+
+
+def format_learning(learning: list[dict[str, Any]]) -> list[str]:
+    lines = ["Learning blocks: each candidate's hidden true goal rate next to the app's posterior and allocation"]
+    for b in learning:
+        lines.append("")
+        by = ", ".join(b["by"]) or "nothing"
+        lines.append(f"{b['block']} (goal {b['goal']}, by {by}; allocation version {b['version']} serves)")
+        for s in b["segments"]:
+            verdict = "-" if s["best"] is None else ("yes" if s["favourite"] == s["best"] else "NO")
+            lines.append(f"  segment {s['segment']}: favourite {s['favourite'] or 'n/a'}, truly best "
+                         f"{s['best'] or 'n/a'} (favourite is best: {verdict}; "
+                         f"the best's share {_rate(s['best_share'])})")  # fmt: skip
+            table = [("    candidate", "visitors", "goals", "true rate", "posterior [95%]", "share", "in CI")]
+            for c in s["candidates"]:
+                p = c["posterior"]
+                table.append((f"    {c['variant']}", str(c["visitors"]), str(c["goals"]), _rate(c["true"]),
+                              f"{100 * p['mean']:.1f}% [{100 * p['low']:.1f}, {100 * p['high']:.1f}]",
+                              _rate(c["share"]), _mark(c["covered"])))  # fmt: skip
+            lines.extend(_table(table, right=(1, 2)))
+    return lines
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The whole report as plain text."""
+    truth = report["truth"]
+    world = report["world"]
+    lines = [
+        "SYNTHETIC TRAFFIC: every visitor below was simulated (seeded traits, hidden effects drawn from",
+        f"effects seed {world['effects_seed']}, app/sim/effects.py). These are not measurements of real people.",
+        "",
+        *format_headline(report),
+        "",
+        *format_holdout(report),
+        "",
+        *format_rules(truth["rules"]),
+        "",
+        *format_learning(truth["learning"]),
+    ]
+    if truth["unmatched_rows"]:
+        lines.extend(["", f"({truth['unmatched_rows']} decision rows had no page view in the run's ledger.)"])
     return "\n".join(lines)

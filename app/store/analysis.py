@@ -47,7 +47,9 @@ class DecisionRow:
 _D, _E = Decision.__table__, Exposure.__table__
 
 
-def decision_rows(since: datetime, until: datetime, *, strategy: str | None = None) -> Iterator[DecisionRow]:
+def decision_rows(
+    since: datetime, until: datetime, *, strategy: str | None = None, block: str | None = None
+) -> Iterator[DecisionRow]:
     """Randomized decisions in [since, until), oldest first, streamed in batches."""
     query = (
         select(
@@ -61,6 +63,8 @@ def decision_rows(since: datetime, until: datetime, *, strategy: str | None = No
     )  # fmt: skip
     if strategy is not None:
         query = query.where(_D.c.strategy == strategy)
+    if block is not None:
+        query = query.where(_D.c.block == block)
     result = db.session.execute(query.execution_options(yield_per=20_000))
     for row in result:
         yield DecisionRow(*row)
