@@ -20,6 +20,7 @@ import difflib
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,7 +35,9 @@ from app.engine.rules import compile_rule, precedence, referenced_attributes
 from components import Component, Field
 
 LAYOUTS = ("landing", "article", "guides", "signup", "welcome")
-RESERVED = ("when", "priority", "topics", "control")
+RESERVED = ("when", "priority", "topics", "control", "starts", "ends", "audience")
+#: Named conditions that variants use as ``audience: <name>``.
+AUDIENCES = "_audiences.yaml"
 #: A block's settings file, beside its variants.
 BLOCK_SETTINGS = "_block.yaml"
 STRATEGIES = ("rules", "learn")
@@ -175,6 +178,7 @@ class Loader:
         #: Block -> the component named for it by any page file, valid or not (None: unknown).
         self._declared_blocks: dict[str, str | None] = {}
         self._topics_known: tuple[str, ...] = ()
+        self._audiences: dict[str, Mapping[str, Any]] = {}
 
     def _rel(self, path: Path) -> str:
         try:
@@ -189,6 +193,7 @@ class Loader:
         problems: list[Problem] = []
         name, topics = self._site_settings(problems)
         self._topics_known = topics
+        self._audiences = self._load_audiences(problems)
         pages = self._pages(topics, problems, previous)
         blocks: dict[str, str] = {}
         for page in pages.values():
@@ -426,27 +431,44 @@ class Loader:
 
     # -------------------------------------------------------------- conditions
 
-    def _rule(self, file: _File, data: Mapping[str, Any], key: yamlfile.PathKey) -> Rule | None:
+    def _rule(
+        self,
+        file: _File,
+        data: Mapping[str, Any],
+        key: yamlfile.PathKey,
+        audience: Mapping[str, Any] | None = None,
+        *,
+        at: yamlfile.PathKey | None = None,
+    ) -> Rule | None:
+        """Check and compile ``when:``; with a named ``audience`` the rule is both (or the audience alone).
+
+        ``at`` is where the condition is in the file (``key`` + ``when`` by default).
+        """
+        where_when = key + ("when",) if at is None else at
         condition = data.get("when")
         priority = data.get("priority", 0)
         before = len(file.problems)
         if not isinstance(priority, int) or isinstance(priority, bool):
             file.problem(key + ("priority",), "must be a whole number (higher wins)")
+        if audience is not None and condition is None:
+            return compile_rule(dict(audience), priority) if len(file.problems) == before else None
         if not isinstance(condition, dict) or not condition:
-            file.problem(key + ("when",), "must be a condition such as {device: mobile}")
+            file.problem(where_when, "must be a condition such as {device: mobile}")
             return None
         for where, message in check_condition(condition, self._kinds):
-            file.problem(key + ("when",) + _split(where), message)
-        self._check_values(file, condition, key + ("when",))
+            file.problem(where_when + _split(where), message)
+        self._check_values(file, condition, where_when)
         if len(file.problems) > before:
             return None
         # Only a condition without errors is worth a doubt.
         for where, message in warn_condition(condition):
-            file.warn(key + ("when",) + _split(where), message)
+            file.warn(where_when + _split(where), message)
+        if audience is not None:
+            condition = {"$and": [dict(audience), condition]}
         try:
             return compile_rule(condition, priority)
         except ConditionError as exc:
-            file.problem(key + ("when",) + _split(exc.path), exc.message)
+            file.problem(where_when + _split(exc.path), exc.message)
             return None
 
     def _check_values(self, file: _File, condition: Mapping[str, Any], key: yamlfile.PathKey) -> None:
@@ -631,7 +653,10 @@ class Loader:
                     )
             fields = self._fields(file, data, component.fields, ())
         variant_topics = self._topics(file, data.get("topics", []), ("topics",), topics)
-        rule = self._rule(file, data, ()) if "when" in data or "priority" in data else None
+        audience = self._audience(file, data.get("audience"))
+        has_rule = "when" in data or "priority" in data or "audience" in data
+        rule = self._rule(file, data, (), audience) if has_rule else None
+        starts, ends = self._window(file, data, is_rule=has_rule)
         control = data.get("control")
         if control is not None:
             if learn:
@@ -652,7 +677,75 @@ class Loader:
             source=file.rel,
             control=float(control) if control is not None else None,
             fingerprint=file.digest,
+            starts=starts,
+            ends=ends,
+            audience=data.get("audience") if audience is not None else None,
         )
+
+    # ------------------------------------------------------------- schedules
+
+    def _window(
+        self, file: _File, data: Mapping[str, Any], *, is_rule: bool
+    ) -> tuple[datetime | None, datetime | None]:
+        """``starts:`` and ``ends:``: ISO date-times (UTC, or with an offset) read as naive UTC."""
+        found: dict[str, datetime | None] = {}
+        for name in ("starts", "ends"):
+            found[name] = None
+            if name not in data:
+                continue
+            moment = _moment(data[name])
+            if moment is None:
+                file.problem((name,), "must be a date-time such as 2026-12-24T18:00:00Z or 2026-12-24T18:00:00+01:00")
+                continue
+            value, naive = moment
+            if naive:
+                file.warn((name,), "has no time zone, so it is read as UTC; add Z or an offset such as +01:00")
+            found[name] = value
+        starts, ends = found["starts"], found["ends"]
+        if (starts is not None or ends is not None) and not is_rule:
+            file.problem(
+                ("starts" if starts is not None else "ends",),
+                "the default variant is the fallback and is always a candidate; schedule another variant",
+            )
+        if starts is not None and ends is not None and starts >= ends:
+            file.problem(("ends",), f"must be after starts ({starts:%Y-%m-%d %H:%M} UTC)")
+        elif ends is not None and ends <= utcnow_naive():
+            file.warn(("ends",), f"ended {ends:%Y-%m-%d %H:%M} UTC, so it is no longer a candidate")
+        return starts, ends
+
+    # ------------------------------------------------------------- audiences
+
+    def _load_audiences(self, problems: list[Problem]) -> dict[str, Mapping[str, Any]]:
+        """``content_variants/_audiences.yaml``: name -> condition, each checked like a ``when:``."""
+        path = self.root / "content_variants" / AUDIENCES
+        if not path.is_file():
+            return {}
+        file = _File(path, self._rel(path))
+        data = _read(file)
+        audiences: dict[str, Mapping[str, Any]] = {}
+        if data is not None:
+            for name, condition in data.items():
+                if not name.replace("-", "").replace("_", "").isalnum():
+                    file.problem((name,), "an audience name may use letters, digits, '-' and '_' only")
+                    continue
+                if self._rule(file, {"when": condition}, (), at=(name,)) is not None:
+                    audiences[name] = condition
+        problems.extend(file.problems)
+        problems.extend(file.warnings)
+        return audiences
+
+    def _audience(self, file: _File, name: Any) -> Mapping[str, Any] | None:
+        if name is None:
+            return None
+        if not isinstance(name, str) or name not in self._audiences:
+            known = sorted(self._audiences)
+            file.problem(
+                ("audience",),
+                f"'{name}' is not an audience in content_variants/{AUDIENCES}{_close(str(name), known)}"
+                + (f"; they are {', '.join(known)}" if known else "; that file defines none"),
+            )
+            return None
+        return self._audiences[name]
 
     def _fields(
         self, file: _File, data: Mapping[str, Any], schema: tuple[Field, ...], key: yamlfile.PathKey
@@ -742,6 +835,26 @@ class Loader:
 
 #: Paths served by the app itself rather than declared in pages/.
 _APP_PATHS = {"/preferences", "/preferences/export"}
+
+
+def utcnow_naive() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _moment(value: Any) -> tuple[datetime, bool] | None:
+    """A date-time from YAML (a timestamp, a date, or text) as (naive UTC, whether it had no zone)."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            return value, True
+        return value.astimezone(UTC).replace(tzinfo=None), False
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day), False  # a whole day, from midnight UTC
+    return None
 
 
 def _split(where: str) -> tuple[str | int, ...]:

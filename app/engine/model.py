@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from app.engine.attributes import Layer
@@ -34,6 +35,8 @@ class Context:
     referrer: str | None = None
     returning: bool = False
     gpc: bool = False
+    #: The moment of the request (naive UTC): scheduled variants are candidates only within their window.
+    now: datetime | None = None
 
     @property
     def is_bot(self) -> bool:
@@ -116,6 +119,17 @@ class Variant:
     control: float | None = None
     #: A hash of the file's content: a paused rule resumes when its file changes.
     fingerprint: str = ""
+    #: Its window (naive UTC, ``starts`` included, ``ends`` excluded): outside it, no candidate.
+    starts: datetime | None = None
+    ends: datetime | None = None
+    #: The named audience (``content_variants/_audiences.yaml``) its condition includes.
+    audience: str | None = None
+
+    def scheduled_at(self, now: datetime | None) -> bool:
+        """True when the variant may be shown at ``now`` (always, without a window)."""
+        if now is None:
+            return self.starts is None and self.ends is None
+        return (self.starts is None or self.starts <= now) and (self.ends is None or now < self.ends)
 
     @property
     def layer(self) -> Layer:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from app.engine.attributes import LAYERS, Layer
@@ -91,14 +92,16 @@ def decide(
             if settings is not None and settings.strategy == "learn":
                 learning.append(slot)
                 continue
-            test = _first_match(catalog.conditional.get(slot.block, ()), attributes, allowed, experiments, visitor)
+            test = _first_match(
+                catalog.conditional.get(slot.block, ()), attributes, allowed, experiments, visitor, context.now
+            )
             if test is not None:
                 tests[slot.block] = test
     hits = {block: t.shown for block, t in tests.items() if t.shown is not None}
     matched = dict(hits)  # before the budget: what each test's propensity is weighed against
     # A learning block with a choice to make here reserves a place in the budget whatever
     # it draws (so whether it may vary never depends on its own draw: propensities stay exact).
-    eligible = {slot.block: _eligible(slot.block, catalog, attributes, allowed) for slot in learning}
+    eligible = {slot.block: _eligible(slot.block, catalog, attributes, allowed, context.now) for slot in learning}
     reserved = {block: catalog.settings[block].priority for block, found in eligible.items() if len(found) > 1}
     # 2. The variation budget: the strongest keep their place.
     passed_over = _over_budget(page, hits, reserved)
@@ -183,6 +186,7 @@ def _first_match(
     allowed: frozenset[str],
     experiments: Experiments,
     visitor: str,
+    now: datetime | None,
 ) -> _Test | None:
     tested: Variant | None = None
     for variant in variants:
@@ -190,6 +194,8 @@ def _first_match(
         assert rule is not None
         if rule.layer not in allowed or not rule.predicate(attributes):
             continue
+        if (variant.starts is not None or variant.ends is not None) and not variant.scheduled_at(now):
+            continue  # outside its window: not a candidate
         if experiments.paused and (variant.rule_id, variant.fingerprint) in experiments.paused:
             continue  # paused because its test showed it hurts: the next candidate shows
         if tested is None:
@@ -273,14 +279,16 @@ def _segment(
     return "|".join(parts), tuple(signals), layer
 
 
-def _eligible(block: str, catalog: Catalog, attributes: Mapping[str, Any], allowed: frozenset[str]) -> list[Variant]:
-    """A learning block's candidates here: the default and every variant whose ``when:`` matches."""
+def _eligible(
+    block: str, catalog: Catalog, attributes: Mapping[str, Any], allowed: frozenset[str], now: datetime | None
+) -> list[Variant]:
+    """A learning block's candidates here: the default and every variant whose ``when:`` and window allow it."""
     default = catalog.defaults.get(block)
     eligible = [] if default is None else [default]
     for variant in catalog.conditional.get(block, ()):
         rule = variant.rule
         assert rule is not None
-        if rule.layer in allowed and rule.predicate(attributes):
+        if rule.layer in allowed and rule.predicate(attributes) and variant.scheduled_at(now):
             eligible.append(variant)
     return eligible
 

@@ -59,8 +59,8 @@ SOURCES: tuple[tuple[float, str | None], ...] = (
     (0.07, "https://www.indiehackers.com/"),
 )
 
-#: The chance to complete the sign-up form once on it, before what they read: Beta(2, 6), mean 0.25.
-PROPENSITY_BETA = (2.0, 6.0)
+#: The chance to complete the sign-up form once on it, before what they read: Beta(2, 8), mean 0.2.
+PROPENSITY_BETA = (2.0, 8.0)
 #: How readily someone follows links: a log-odds offset per visitor, Normal(0, this).
 CLICKINESS_SD = 0.5
 #: Chance to come back on each later day: uniform in this range, per visitor.
@@ -80,7 +80,7 @@ LANDING_RETURN = {"home": 0.35, "pricing": 0.35, "guides": 0.15, "guide": 0.15}
 
 #: Words read down a page, per page view: log-normal with this median and sigma. A block is
 #: read when it begins within them (blocks lower down are read less, whatever they say).
-READ_WORDS = (400.0, 0.6)
+READ_WORDS = (500.0, 0.6)
 #: The chance to follow a link or button in a block they read, before its hidden effect and their clickiness.
 BASE_CLICK = 0.10
 #: Reading speed, words a minute, by device; visible time is the words read at that speed x log-normal(0, 0.3).

@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.ml.stats import Z, newcombe, wilson
-from app.sim.truth import LIST_SEGMENT_MIN, NEUTRAL
+from app.sim.truth import COUNT_MIN, LIST_SEGMENT_MIN, NEUTRAL
 from app.store.models import Conversion, Event, Exposure, Visitor
 
 ARM_ORDER = ("all layers", "contextual+behavioral", "contextual only", "other settings")
@@ -224,6 +224,7 @@ def format_headline(report: dict[str, Any]) -> list[str]:
         f"  the same, within each segment:      {_share(**_args(coverage['segments']))}",
         f"  learning candidates' goal rates:    {_share(**_args(coverage['learning']))}",
     ]
+    lines.append(f"  (an interval counts when each arm, or the candidate, has at least {COUNT_MIN} visitors)")
     if coverage["impossible_goal"]:
         lines.append(f"  (not counted: {coverage['impossible_goal']} rule tests whose goal cannot happen: "
                      "no link to click in either version, or no beacon)")  # fmt: skip
@@ -321,9 +322,18 @@ def format_learning(learning: list[dict[str, Any]]) -> list[str]:
         lines.append(f"{b['block']} (goal {b['goal']}, by {by}; allocation version {b['version']} serves)")
         for s in b["segments"]:
             verdict = "-" if s["best"] is None else ("yes" if s["favourite"] == s["best"] else "NO")
+            traffic = s["best_traffic"]
+            went = (
+                ""
+                if traffic is None
+                else (
+                    f"; {100 * traffic['share']:.0f}% of the {traffic['draws']} draws "
+                    f"where it was eligible under version {traffic['version']}"
+                )
+            )
             lines.append(f"  segment {s['segment']}: favourite {s['favourite'] or 'n/a'}, truly best "
-                         f"{s['best'] or 'n/a'} (favourite is best: {verdict}; "
-                         f"the best's share {_rate(s['best_share'])})")  # fmt: skip
+                         f"{s['best'] or 'n/a'} (favourite is best: {verdict}; the best's share "
+                         f"{_rate(s['best_share'])}{went})")  # fmt: skip
             table = [("    candidate", "visitors", "goals", "true rate", "posterior [95%]", "share", "in CI")]
             for c in s["candidates"]:
                 p = c["posterior"]

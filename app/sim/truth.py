@@ -313,12 +313,32 @@ def _learning(truth: Truth, rows: list[DecisionRow], outcomes: Outcomes, site: A
                     "best": best,
                     "favourite": favourite,
                     "best_share": next((r["share"] for r in rows_out if r["variant"] == best), None),
+                    "best_traffic": _traffic(drawn, allocation.segment, best),
                 }
             )
         results.append(
             {"block": block, "goal": settings.goal, "by": list(settings.by), "version": version, "segments": segments}
         )
     return results
+
+
+def _traffic(drawn: list[DecisionRow], segment: str, best: str | None) -> dict[str, Any] | None:
+    """Under the last allocation that served visitors: the share of draws that showed ``best``,
+    among the draws where it was eligible (what "traffic to the best" means when candidates
+    are eligible for different visitors)."""
+    if best is None or not drawn:
+        return None
+    last = max(row.allocation or 0 for row in drawn)
+    eligible = [
+        row
+        for row in drawn
+        if row.allocation == last
+        and (segment == "*" or row.segment == segment)
+        and (row.candidates is None or best in row.candidates.split())
+    ]
+    if not eligible:
+        return None
+    return {"version": last, "draws": len(eligible), "share": sum(r.variant == best for r in eligible) / len(eligible)}
 
 
 # ------------------------------------------------------------------ pauses and the headline

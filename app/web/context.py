@@ -226,4 +226,5 @@ def build_context(
         referrer=info.referrer,
         returning=returning,
         gpc=info.gpc,
+        now=now_utc.replace(tzinfo=None),
     )

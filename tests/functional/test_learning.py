@@ -103,8 +103,10 @@ def test_the_learn_job_shifts_a_segments_traffic_to_what_works_there(tmp_path: P
         assert favourite["snips"]["value"] is not None and favourite["snips"]["value"] > 0.5
         low = favourite["snips"]["low"]
         # The default was drawn too rarely after learning to say much: the estimate says so, or is lower.
-        assert default["snips"]["value"] is None and "too little data" in default["snips"]["reason"] or (
-            default["snips"]["value"] < low
+        assert (
+            default["snips"]["value"] is None
+            and "too little data" in default["snips"]["reason"]
+            or (default["snips"]["value"] < low)
         )
     finally:
         dispose(app)
@@ -126,7 +128,9 @@ def test_a_rule_that_hurts_is_paused_until_its_file_changes(tmp_path: Path, cont
         assert "below zero" in found["paused"]["reason"]
         # Paused: every phone visitor gets the next candidate now, and lint says why.
         app.extensions["tessera.experiments"].invalidate()
-        shown = {blocks(get(app.test_client(), "/pricing", IPHONE, tz=DAY))["pricing-hero"]["variant"] for _ in range(20)}
+        shown = {
+            blocks(get(app.test_client(), "/pricing", IPHONE, tz=DAY))["pricing-hero"]["variant"] for _ in range(20)
+        }
         assert shown == {"default"}
         lint = app.test_cli_runner().invoke(args=["content", "lint"])
         assert "content_variants/pricing-hero/phone.yaml: paused since" in lint.output and lint.exit_code == 0
@@ -134,7 +138,9 @@ def test_a_rule_that_hurts_is_paused_until_its_file_changes(tmp_path: Path, cont
         path = content_root / "content_variants" / "pricing-hero" / "phone.yaml"
         path.write_text(path.read_text() + "\n# Reworded after the pause.\n")
         app.extensions["tessera.content"].reload()
-        shown = {blocks(get(app.test_client(), "/pricing", IPHONE, tz=DAY))["pricing-hero"]["variant"] for _ in range(20)}
+        shown = {
+            blocks(get(app.test_client(), "/pricing", IPHONE, tz=DAY))["pricing-hero"]["variant"] for _ in range(20)
+        }
         assert shown == {"phone", "default"}
         assert "paused since" not in app.test_cli_runner().invoke(args=["content", "lint"]).output
     finally:
