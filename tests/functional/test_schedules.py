@@ -112,7 +112,8 @@ def test_a_named_audience_is_a_reusable_condition(tmp_path: Path, content_root: 
 
 def test_lint_resolves_audience_names(tmp_path: Path, content_root: Path) -> None:
     variants = content_root / "content_variants"
-    audiences = "night-owls-de: {daypart: night, country: DE}\nbad one: {device: mobile}\nbroken: {device: {$inn: [mobile]}}\n"
+    audiences = "night-owls-de: {daypart: night, country: DE}\nbad one: {device: mobile}\n"
+    audiences += "broken: {device: {$inn: [mobile]}}\n"
     (variants / "_audiences.yaml").write_text(audiences)
     (variants / "pricing-hero" / "owls.yaml").write_text(
         "audience: night-owl-de\neyebrow: x\nheadline: y\nsubhead: z\ncta_label: a\ncta_href: /signup\n"
