@@ -120,14 +120,10 @@ def render_page(page: Page, status: int = 200, **extra: Any) -> tuple[str, int]:
     visit = current_visit(offline_ok=True)
     resolved = resolve(site, page, visit)
     decision = resolved.decision
-    names = explanation_names(site)
-    blocks = [RenderedBlock(b, explain(b, names), page.path) for b in decision.blocks]
-    if page.layout == "guides":
-        extra.update(guides=site.guides(), topics=site.topics)
     if visit.is_bot:
         # No session cookie for bots: a CSRF token would create one, and bots cannot sign up.
         extra["csrf_token"] = lambda: ""
-    html = render_template(f"pages/{page.layout}.html", page=page, blocks=blocks, **extra)
+    html = render_decision(site, page, decision, **extra)
     if visit.info.method != "HEAD" and not visit.offline:  # a HEAD request shows nobody anything
         try:
             _record(page, visit, resolved)
@@ -135,6 +131,18 @@ def render_page(page: Page, status: int = 200, **extra: Any) -> tuple[str, int]:
             database_failed(error)  # the page is rendered: show it, unrecorded
     metrics.observe_page(decision, offline=visit.offline)
     return html, status
+
+
+def render_decision(site: Site, page: Page, decision: PageDecision, **extra: Any) -> str:
+    """The page's HTML for a decision, with every block's explanation: nothing read, nothing recorded.
+
+    The studio's preview renders through here too, with a hand-built decision.
+    """
+    names = explanation_names(site)
+    blocks = [RenderedBlock(b, explain(b, names), page.path) for b in decision.blocks]
+    if page.layout == "guides":
+        extra.update(guides=site.guides(), topics=site.topics)
+    return render_template(f"pages/{page.layout}.html", page=page, blocks=blocks, **extra)
 
 
 def _record(page: Page, visit: Visit, resolved: Resolved) -> None:
