@@ -179,48 +179,40 @@ def _learning(choice: Choice, names: Mapping[str, str]) -> str:
     return f"We're comparing versions of this section to find what helps visitors like you ({_join(parts)})."
 
 
-def explain(decision: BlockDecision, names: Mapping[str, str] | None = None) -> Explanation | None:
-    """Explain a personalized block; None for a block shown as everyone sees it.
+def explain(
+    decision: BlockDecision, names: Mapping[str, str] | None = None, *, placement: str = "here"
+) -> Explanation | None:
+    """Explain a personalized block in one plain sentence; None for a block shown as everyone sees it.
 
     ``names`` maps country codes (and ``lang:<code>``) to display names.
+    ``placement`` says where a moved block went ("first", "higher", "here").
+    The sentence names no block, rule or variant: the technical trace (layer,
+    rule, model version) is ``source``, for the studio, not for visitors.
     """
     names = names or {}
     if decision.chose is None and decision.moved is None:
         return None
-    sentences: list[str] = []
+    parts: list[str] = []
     details: list[str] = []
     sources: list[str] = []
     if decision.chose is not None and decision.chose.kind == "learn":
-        sentences.append(_learning(decision.chose, names))
-        details.append(
-            "Every version was written by our editors; each visitor sees one of them, and the share of each "
-            "follows what works best."
-        )
+        parts.append(_learning(decision.chose, names).removesuffix("."))
         sources.append(f"{_LAYER_LABEL[decision.chose.layer]} · {decision.chose.rule}")
     elif decision.chose is not None:
         reasons = _reasons(decision.chose, names)
-        sentences.append(
-            f"We picked this version for you because {_join(reasons)}."
-            if reasons
-            else "We picked this version for you from your current context."
-        )
-        details.append(f"Variant “{decision.variant.id}” of the {decision.block} block.")
-        if decision.chose.layer == "behavioral":
-            details.append("You can reset this history or switch behavioral personalization off.")
+        parts.append(f"Shown because {_join(reasons)}" if reasons else "Shown for where and when you are browsing")
         if decision.chose.layer == "predictive":
-            details.append(
-                "This is an estimate from a model trained on visits to this site only; "
-                "you can switch predictive personalization off."
-            )
+            details.append("This is an estimate from a model trained on visits to this site only.")
         sources.append(f"{_LAYER_LABEL[decision.chose.layer]} · rule {decision.chose.rule}{_models(decision.chose)}")
     if decision.moved is not None:
         reasons = _reasons(decision.moved, names)
-        sentences.append(
-            f"This section is placed where it is because {_join(reasons)}."
-            if reasons
-            else "This section's place on the page was chosen for your context."
-        )
+        if reasons and decision.chose is not None and decision.chose.kind == "rule" and reasons == _reasons(
+            decision.chose, names
+        ):
+            parts = [f"Shown and placed {placement} because {_join(reasons)}"]  # one reason, said once
+        else:
+            moved = f"placed {placement} because {_join(reasons)}" if reasons else f"placed {placement} for you"
+            parts.append(moved if parts else moved[0].upper() + moved[1:])
         sources.append(f"{_LAYER_LABEL[decision.moved.layer]} · rule {decision.moved.rule}{_models(decision.moved)}")
-    details.append("Everyone sees the same navigation; only a few sections of a page adapt.")
-    sentence = " ".join(s[0].upper() + s[1:] for s in sentences)
+    sentence = ", and ".join(parts) + "."
     return Explanation(sentence=sentence, details=tuple(details), source="; ".join(sources))

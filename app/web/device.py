@@ -283,6 +283,10 @@ def classify(ua_class: str, user_agent: str, hints: ClientHints) -> str:
     """
     if ua_class == "bot" or hints.mobile is None:
         return ua_class
+    if hints.platform is not None and _contradicts(user_agent[:UA_LIMIT], hints.platform):
+        # The User-Agent string was replaced (a device-emulation tool, a browser's "request
+        # mobile site"): the hints are the browser's own platform, the string is what is meant.
+        return ua_class
     if hints.mobile:
         return "mobile"
     if ua_class == "other":
@@ -296,6 +300,25 @@ def classify(ua_class: str, user_agent: str, hints: ClientHints) -> str:
     if hints.platform in _DESKTOP_PLATFORMS:
         return "desktop"
     return ua_class
+
+
+#: Which Sec-CH-UA-Platform values a User-Agent's own operating system token agrees with.
+_PLATFORM_OF = (
+    (re.compile(r"iPhone|iPad|iPod"), ("iOS",)),
+    (re.compile(r"Android"), ("Android",)),
+    (re.compile(r"Windows"), ("Windows",)),
+    (re.compile(r"Macintosh|Mac OS X"), ("macOS", "iOS")),
+    (re.compile(r"CrOS"), ("Chrome OS", "ChromeOS")),
+    (re.compile(r"Linux|X11"), ("Linux", "Chrome OS", "ChromeOS", "Android")),
+)
+
+
+def _contradicts(user_agent: str, platform: str) -> bool:
+    """True when the User-Agent names an operating system that the platform hint is not."""
+    for pattern, platforms in _PLATFORM_OF:
+        if pattern.search(user_agent):
+            return platform not in platforms
+    return False
 
 
 class CacheInfo(NamedTuple):

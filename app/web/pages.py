@@ -43,6 +43,13 @@ class RenderedBlock:
     template = property(lambda self: f"components/{self.decision.component}.html")
 
     @property
+    def label(self) -> str:
+        """How a visitor would name this section: its kind, and its heading when it has one."""
+        kind = _SECTION_NAMES.get(self.decision.component, "section")
+        heading = self.decision.variant.fields.get("headline") or self.decision.variant.fields.get("heading")
+        return f"The {kind} “{heading}”" if heading else f"The {kind}"
+
+    @property
     def fields(self) -> Mapping[str, Any]:
         fields = self.decision.variant.fields
         if self.decision.component == "article_list":
@@ -51,6 +58,18 @@ class RenderedBlock:
             return {**fields, "articles": articles}
         return fields
 
+
+#: What each component is, in a visitor's words (for the page's list of explanations).
+_SECTION_NAMES = {
+    "hero": "banner",
+    "announcement": "announcement",
+    "feature_grid": "section",
+    "cta_banner": "call to action",
+    "testimonial": "testimonial",
+    "article_list": "list of guides",
+    "pricing_table": "plans",
+    "onboarding_steps": "steps",
+}
 
 _names: tuple[Site, dict[str, str]] | None = None
 
@@ -139,7 +158,18 @@ def render_decision(site: Site, page: Page, decision: PageDecision, **extra: Any
     The studio's preview renders through here too, with a hand-built decision.
     """
     names = explanation_names(site)
-    blocks = [RenderedBlock(b, explain(b, names), page.path) for b in decision.blocks]
+    flexible = [slot.block for slot in page.spec.slots if not slot.pinned]
+    shown_flexible = [b.block for b in decision.blocks if b.block in flexible]
+    blocks = []
+    for b in decision.blocks:
+        placement = "here"
+        if b.moved is not None and b.block in flexible:
+            now_at, was_at = shown_flexible.index(b.block), flexible.index(b.block)
+            if now_at == 0:
+                placement = "first"
+            elif now_at != was_at:
+                placement = "higher up" if now_at < was_at else "further down"
+        blocks.append(RenderedBlock(b, explain(b, names, placement=placement), page.path))
     if page.layout == "guides":
         extra.update(guides=site.guides(), topics=site.topics)
     return render_template(f"pages/{page.layout}.html", page=page, blocks=blocks, **extra)

@@ -54,7 +54,8 @@ def test_pages_ask_for_the_device_client_hints(client: FlaskClient) -> None:
 def test_a_browser_that_says_mobile_gets_the_phone_page(client: FlaskClient) -> None:
     phone = {k: v["variant"] for k, v in blocks(get(client, "/", ua=IPHONE, tz=DAY)).items()}
     desktop = {k: v["variant"] for k, v in blocks(get(client, "/", ua=DESKTOP, tz=DAY)).items()}
-    hinted = get(client, "/", ua=DESKTOP, tz=DAY, **{"Sec-CH-UA-Mobile": "?1", "Sec-CH-UA-Platform": '"Android"'})
+    linux = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
+    hinted = get(client, "/", ua=linux, tz=DAY, **{"Sec-CH-UA-Mobile": "?1", "Sec-CH-UA-Platform": '"Android"'})
     assert phone != desktop  # the demo content has phone variants
     assert {k: v["variant"] for k, v in blocks(hinted).items()} == phone
 

@@ -69,7 +69,9 @@ def test_phone_gets_the_light_first_order(client: FlaskClient) -> None:
         "home-hero", "home-announcement", "home-testimonial", "home-growth", "home-guides",
         "home-privacy", "home-features", "home-cta"]  # fmt: skip
     moved = blocks(phone)["home-features"]
-    assert moved["layer"] == "contextual" and "placed where it is because you're on a phone" in moved["why"]
+    assert moved["layer"] == "contextual" and "placed further down because you're on a phone" in moved["why"]
+    first = blocks(phone)["home-testimonial"]
+    assert "Placed first because you're on a phone" in first["why"]
 
 
 def test_tablet_is_not_treated_as_a_phone(client: FlaskClient) -> None:

@@ -49,15 +49,16 @@ def test_a_likely_converter_gets_the_direct_trial(app: Flask, client: FlaskClien
     cta = blocks(get(client, "/pricing", DESKTOP, tz=DAY))["pricing-cta"]
     assert cta["variant"] == "likely-to-convert" and cta["layer"] == "predictive"
     assert "our model estimates a free trial may suit you now" in cta["why"]
-    assert "Predictive personalization" in cta["why"] and "model convert v3" in cta["why"]
-    assert "you can switch predictive personalization off" in cta["why"]
+    # Plain words: an estimate, from this site's visits; the model's name and version are the studio's.
+    assert "an estimate from a model trained on visits to this site only" in cta["why"]
+    assert "convert v3" not in cta["why"] and "Change your personalization settings" in cta["why"]
 
 
 def test_a_likely_churner_sees_whats_new(app: Flask, client: FlaskClient, scored: str) -> None:
     put_scores(app, scored, churn=0.75)
     notice = blocks(get(client, "/", DESKTOP, tz=DAY))["home-announcement"]
     assert notice["variant"] == "whats-new"
-    assert "model churn v2" in notice["why"]
+    assert "our model estimates it may be a while before your next visit" in notice["why"]
 
 
 def test_predicted_topic_orders_the_flexible_zone(app: Flask, client: FlaskClient, scored: str) -> None:
@@ -205,7 +206,7 @@ def test_online_scoring_for_a_visitor_without_a_batch_score(trained: Flask) -> N
         get(client, path, DESKTOP, tz=DAY)
     assert export(client)["scores"] is None  # no batch score yet
     growth = blocks(get(client, "/", DESKTOP, tz=DAY))["home-growth"]
-    assert growth["layer"] == "predictive" and "model affinity v1" in growth["why"]
+    assert growth["layer"] == "predictive" and "our model expects" in growth["why"]
 
 
 def test_numpy_scoring_matches_scikit_learn(trained: Flask) -> None:

@@ -216,7 +216,7 @@ def hinted(ua: str, mobile: str | None = None, platform: str | None = None, mode
     ("ua", "mobile", "platform", "model", "expected"),
     [
         # ?1 is a phone, whatever a reduced User-Agent says.
-        (DESKTOP, "?1", '"Android"', None, "mobile"),
+        ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36", "?1", '"Android"', None, "mobile"),
         (REDUCED_ANDROID_TABLET, "?1", '"Android"', '""', "mobile"),
         # ?0 on Android: a known tablet model, or a User-Agent without "Mobile".
         (REDUCED_ANDROID_TABLET, "?0", '"Android"', '""', "tablet"),
@@ -226,8 +226,13 @@ def hinted(ua: str, mobile: str | None = None, platform: str | None = None, mode
         # A phone asking for the desktop site still names its model.
         ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36", "?0", '"Android"', '"SM-G991B"', "mobile"),
         # ?0 on a desktop platform.
-        (REDUCED_ANDROID_TABLET, "?0", '"Windows"', None, "desktop"),
+        ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36", "?0", '"Linux"', None, "desktop"),
         (DESKTOP, "?0", '"Windows"', None, "desktop"),
+        # Hints that name another system than the string: the string was replaced (device emulation,
+        # a screenshot tool's --user-agent, a "desktop site" switch), and the string is what is meant.
+        (IPHONE, "?0", '"Linux"', None, "mobile"),
+        (DESKTOP, "?1", '"Android"', None, "desktop"),
+        (REDUCED_ANDROID_TABLET, "?0", '"Windows"', None, "tablet"),
         (MAC_SAFARI, "?0", '"macOS"', None, "desktop"),
         ("Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36", "?0", '"Chrome OS"', None, "desktop"),
         # Bots stay bots; a TV is not made a desktop.

@@ -184,7 +184,7 @@ def test_arrangement_reorders_only_the_flexible_zone() -> None:
     moved = {b.block: b.layer for b in d.blocks}
     assert moved == {"hero": "default", "y": "contextual", "x": "contextual", "cta": "default"}
     why = explain(d.blocks[1])
-    assert why is not None and "placed where it is because you're on a phone" in why.sentence
+    assert why is not None and "Placed here because you're on a phone" in why.sentence
     # Switched off: the default order.
     off = run(page, cat, ctx(device="mobile"), Preferences(contextual=False))
     assert [b.block for b in off.blocks] == ["hero", "x", "y", "cta"]
