@@ -80,6 +80,9 @@ class RuleTest:
     srm_p: float | None
     status: str
     segments: list[SegmentResult] = field(default_factory=list)
+    #: The lift with an always-valid 95% confidence sequence: what the status and pauses use,
+    #: since the learn job looks at every test again and again.
+    sequence: tuple[float, float, float] | None = None
 
     @property
     def srm(self) -> bool:
@@ -105,13 +108,15 @@ def rule_tests(
     paused: Iterable[str],
     min_sample: int,
 ) -> list[RuleTest]:
-    """Every rule with a test in ``rows``: lift against control with a 95% interval, and a status.
+    """Every rule with a test in ``rows``: lift against control with 95% intervals, and a status.
 
     ``goals``: block -> goal (click by default). ``shares``: rule -> its control
     share now (for the sample-ratio check). Status: ``paused`` (its file's
     current version is paused), ``collecting`` (an arm below ``min_sample``
-    visitors), ``hurting`` (the whole interval below zero), ``winning`` (above
-    zero) or ``no difference``.
+    visitors), ``hurting`` (the whole always-valid interval below zero),
+    ``winning`` (above zero) or ``no difference``. The always-valid interval
+    (a confidence sequence) is wider than the one-look interval that is shown
+    too, but a rule looked at every hour is not paused on a fluke.
     """
     units: dict[tuple[str, bool, str], _Unit] = {}
     blocks: dict[str, str] = {}
@@ -138,8 +143,11 @@ def rule_tests(
         treated, control = _arm(arms[False]), _arm(arms[True])
         share = shares.get(rule, 0.0)
         lift = stats.newcombe(treated.goals, treated.visitors, control.goals, control.visitors)
+        sequence = stats.confidence_sequence(
+            treated.goals, treated.visitors, control.goals, control.visitors, planned_per_arm=max(min_sample, 1)
+        )
         srm_p = stats.srm_pvalue([treated.visitors, control.visitors], [1 - share, share]) if 0 < share < 1 else None
-        status = _status(rule, treated, control, lift, paused_now, min_sample)
+        status = _status(rule, treated, control, sequence, paused_now, min_sample)
         result = RuleTest(
             rule=rule,
             block=blocks[rule],
@@ -150,6 +158,7 @@ def rule_tests(
             lift=lift,
             srm_p=srm_p,
             status=status,
+            sequence=sequence,
         )
         result.segments = _segments(arms)
         results.append(result)
@@ -317,7 +326,8 @@ def learn_block(
                     round(float(shares[j]), 6),
                 )
                 for j in range(k)
-            ],  # fmt: skip
+                if eligible[j]
+            ],
             gain=gain,
         )
 

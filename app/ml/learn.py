@@ -7,8 +7,9 @@ From the logged decisions and outcomes (``app.store.analysis``):
   partially pooled posteriors per segment, every candidate at least the
   block's ``explore`` share;
 - every rule whose test has enough evidence that it hurts (the upper bound of
-  the 95% interval of its lift against its own control below zero, both arms
-  at least ``RULE_MIN_SAMPLE`` visitors) is paused for its current file
+  the always-valid 95% interval of its lift against its own control below
+  zero: a confidence sequence, since the job looks again every hour; both
+  arms at least ``RULE_MIN_SAMPLE`` visitors) is paused for its current file
   version; an editor resumes it by changing the file.
 
 The engine reads both as data (``app.web.experiments``); nothing here runs
@@ -99,12 +100,12 @@ def run_learn(now: datetime, site: Site, *, window: timedelta, control_share: fl
 
 
 def pause_reason(test: RuleTest) -> str:
-    assert test.lift is not None
-    diff, low, high = test.lift
+    assert test.sequence is not None
+    diff, low, high = test.sequence
     return (
         f"{test.goal} rate {test.treated.goals}/{test.treated.visitors} with the rule vs "
         f"{test.control.goals}/{test.control.visitors} in its control: {diff * 100:+.1f} points "
-        f"[{low * 100:+.1f}, {high * 100:+.1f}], the whole 95% interval below zero"
+        f"[{low * 100:+.1f}, {high * 100:+.1f}], the whole always-valid 95% interval below zero"
     )
 
 

@@ -115,6 +115,7 @@ def _rule(test: RuleTest, pauses: dict[str, tuple[datetime, str]]) -> dict[str, 
         "treated": _arm(test.treated),
         "control": _arm(test.control),
         "lift": _lift(test.lift),
+        "sequence": _lift(test.sequence),
         "status": test.status,
         "paused": None if paused is None else {"at": paused[0].isoformat() + "Z", "reason": paused[1]},
         "srm_p": test.srm_p,
@@ -222,7 +223,7 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(
             f"  {r['rule']}  [{r['status']}]  goal {r['goal']}: with {_pct(r['treated']['rate'])} "
             f"(n={r['treated']['visitors']}), control {_pct(r['control']['rate'])} (n={r['control']['visitors']}), "
-            f"lift {_pts(r['lift'])}"
+            f"lift {_pts(r['lift'])} (always-valid: {_pts(r['sequence'])})"
         )
         if r["srm"]:
             lines.append(

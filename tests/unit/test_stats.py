@@ -155,16 +155,34 @@ def test_pooled_posteriors_give_an_empty_segment_exactly_the_prior() -> None:
     alpha, beta = pooled_posteriors(successes, trials)
     assert alpha.shape == beta.shape == (4, 2)
     prior = _prior(alpha, beta, successes, trials)
-    # One prior per candidate, shared by every segment; the empty segment's posterior is that prior.
-    assert np.allclose(prior, prior[:, :1, :])
+    # One strength per candidate, shared by its segments; the empty segment's posterior is its prior,
+    # centred on the candidate's rate over the segments that have data.
+    strengths = prior.sum(axis=0)
+    assert np.allclose(strengths, strengths[:1, :])
     assert np.array_equal(np.stack([alpha[1], beta[1]]), prior[:, 1, :])
+    mean_empty = alpha[1] / (alpha[1] + beta[1])
+    pooled = successes.sum(axis=0) / trials.sum(axis=0)
+    assert np.all(np.abs(mean_empty - pooled) < 0.01)
     assert (prior > 0).all()
+
+
+def test_a_segments_own_data_is_not_counted_twice() -> None:
+    """Its prior comes from the other segments: a candidate seen in one segment only has the block's prior there."""
+    successes = np.array([[0, 40], [0, 30]])
+    trials = np.array([[29, 400], [0, 300]])
+    alpha, beta = pooled_posteriors(successes, trials)
+    # Candidate 0 (0 of 29, only in segment 0): its prior there is the block's rate, not its own 0%.
+    prior = _prior(alpha, beta, successes, trials)
+    block = (successes.sum() + 1) / (trials.sum() + 2)
+    assert abs(prior[0, 0, 0] / prior[:, 0, 0].sum() - block) < 1e-9
+    low, high = posterior_interval(alpha, beta)
+    assert high[0, 0] > 0.025  # not the narrow [0.1%, 2.2%] that counting 0/29 twice gave
 
 
 def test_pooled_posteriors_without_any_data_are_centred_on_one_half() -> None:
     alpha, beta = pooled_posteriors(np.zeros((2, 3)), np.zeros((2, 3)))
     assert np.allclose(posterior_mean(alpha, beta), 0.5)
-    assert np.allclose(alpha + beta, 200.0)  # no spread measured: the strongest pooling
+    assert np.allclose(alpha + beta, 2.0)  # nothing measured: the weakest prior
 
 
 def test_a_thin_segment_is_pulled_toward_the_block_more_than_a_thick_one() -> None:
@@ -186,7 +204,7 @@ def test_pooling_strength_follows_the_spread_between_segments() -> None:
     strength = [float((a + b - trials)[0, 0]) for a, b in (identical, spread)]
     assert strength[0] == 200.0  # identical segments: strong pooling (max_strength)
     assert 2.0 <= strength[1] < 20.0  # very different segments: weak pooling
-    assert float(single[0][0, 0] + single[1][0, 0] - 10) == 200.0  # one segment: strong pooling
+    assert float(single[0][0, 0] + single[1][0, 0] - 10) == 2.0  # one segment: nothing to pool across
     clipped = pooled_posteriors(np.array([[100], [110]]), np.full((2, 1), 1000), min_strength=5.0, max_strength=50.0)
     assert float(clipped[0][0, 0] + clipped[1][0, 0] - 1000) == 50.0
 
@@ -273,3 +291,37 @@ def test_module_is_pure() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_confidence_sequence_survives_daily_looks_where_a_fixed_interval_does_not() -> None:
+    """No true difference, a look every 50 visitors per arm up to 4,000: how often is zero ever excluded?"""
+    from app.ml.stats import confidence_sequence
+
+    rng = np.random.default_rng(11)
+    simulations, looks, step = 300, 80, 50
+    fixed_false, sequence_false = 0, 0
+    for _ in range(simulations):
+        a = rng.random((looks * step,)) < 0.1
+        b = rng.random((looks * step,)) < 0.1
+        fixed_hit = sequence_hit = False
+        for look in range(1, looks + 1):
+            n = look * step
+            k1, k2 = int(a[:n].sum()), int(b[:n].sum())
+            _, low, high = newcombe(k1, n, k2, n)
+            fixed_hit |= low > 0 or high < 0
+            _, low, high = confidence_sequence(k1, n, k2, n, planned_per_arm=200)
+            sequence_hit |= low > 0 or high < 0
+        fixed_false += fixed_hit
+        sequence_false += sequence_hit
+    assert fixed_false / simulations > 0.15  # peeking at a fixed 95% interval: many false alarms
+    assert sequence_false / simulations <= 0.05  # the sequence keeps its promise over every look
+
+
+def test_the_confidence_sequence_finds_a_real_harm() -> None:
+    from app.ml.stats import confidence_sequence
+
+    diff, low, high = confidence_sequence(100, 1000, 200, 1000)
+    assert diff == pytest.approx(-0.1) and high < 0 and low < diff
+    fixed = newcombe(100, 1000, 200, 1000)
+    assert fixed is not None and low < fixed[1]  # wider than the one-look interval: the price of looking often
+    assert confidence_sequence(0, 0, 1, 10) is None
