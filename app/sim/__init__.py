@@ -6,7 +6,7 @@ the real site, and the report puts what the app measured next to the hidden
 truth::
 
     flask --app wsgi simulate                       # 600 visitors, 5 days, seed 7, into a fresh temporary database
-    flask --app wsgi simulate --visitors 3000 --days 7 --effects-seed 3
+    flask --app wsgi simulate --visitors 3000 --days 7 --effects-seed 318
     flask --app wsgi simulate --database sqlite:////tmp/sim.sqlite   # a database of your choice
 
 What it does
@@ -25,7 +25,13 @@ exposure, decision, event and conversion is the app's own record.
 By default it writes into a fresh SQLite database in a new temporary folder
 (the path is printed), never into the site's: a report is never mixed with
 browsing. ``--database URL`` chooses another; the report still covers only
-the run's own visitors.
+the run's own visitors. The run's app takes the site's content and
+measurement settings (``RULE_CONTROL_SHARE``, ``RULE_MIN_SAMPLE``) and writes
+each record within its request (``WRITES=direct``: the beacon right after a
+page needs the visitor that page created, and a run must replay exactly).
+Progress is printed as it goes (visitors arrived, visits, sign-ups, time
+elapsed and left), and at the end the time spent on visits (wall clock and
+CPU per visit), jobs and the report.
 
 Reproducible: the same seeds on a fresh database give the same report. The
 app's ``CLOCK`` is the simulation's (days starting on the latest Monday at
@@ -44,8 +50,9 @@ Hidden traits (``app/sim/population.py``)
 - **interest**: one of the site's topics, uniformly. It only steers which
   guides they open (a guide's topic in ``pages/`` stands for what a person
   gathers from its title), so the behavioral layer has something to learn.
-- **propensity**: Beta(2, 3), mean 0.4: the chance to complete the sign-up form
-  once on it, before the sign-up effects of what they read.
+- **propensity**: Beta(2, 8), mean 0.2: the chance to complete the sign-up form
+  once on it, before the sign-up effects of what they read. Intent shows: it
+  also draws them to the prices and the sign-up button.
 - **clickiness**: Normal(0, 0.5), added to the log-odds of every click.
 - **return chance**: uniform 0.10-0.60 per later day; **patience**: 2-6 pages;
   **usual local hour**: 07-21, or 22-01 for 15% night owls; **arrival day**.
@@ -93,7 +100,7 @@ Behaviour
 ---------
 - **landing**: first visit home 45%, a guide on their topic 35%, pricing 20%;
   later visits home 35%, pricing 35%, guides index 15%, a guide 15%.
-- **reading**: per page, words read ~ 400 x log-normal(0, 0.6); every block
+- **reading**: per page, words read ~ 500 x log-normal(0, 0.6); every block
   that begins within them is read; scroll depth is that share of the page's
   visible words, visible time those words at 190/220/240 words a minute
   (phone/tablet/desktop) x log-normal(0, 0.3).
@@ -101,10 +108,10 @@ Behaviour
   chance sigmoid(logit(0.10) + clickiness + its click effect); the page script
   reports the click; the rest of the page is not read. On the tenth page of a
   visit nothing is clicked any more.
-- **otherwise**, with patience left, a link outside the blocks: pricing 0.8
-  (x 2 until seen this visit), guides 0.8, home 0.3, sign-up 0.2 + 2 x
-  propensity, any other page 0.5; a guide on their topic x 2, one read this
-  visit x 0.3. Else they leave.
+- **otherwise**, with patience left, a link outside the blocks: pricing 0.4 +
+  2 x propensity (x 2 until seen this visit: intent shows), guides 0.8, home
+  0.3, sign-up 0.1 + 1 x propensity, any other page 0.5; a guide on their
+  topic x 2, one read this visit x 0.3. Else they leave.
 - **signing up**: on the form (when they do not click away in its blocks) they
   submit with chance sigmoid(logit(propensity) + the sign-up effects of every
   distinct block read this visit); then ``/welcome``; converted visitors do not
@@ -146,7 +153,7 @@ from app.sim.effects import HiddenEffects
 from app.sim.report import format_report, lift_report
 from app.sim.truth import truth_report
 
-__all__ = ["init_app", "lift_report", "run_simulation", "simulate_command"]
+__all__ = ["ProgressPrinter", "init_app", "lift_report", "run_simulation", "simulate_command"]
 
 
 def run_simulation(
@@ -207,6 +214,7 @@ def run_simulation(
         "report_seconds": round(time.perf_counter() - simulated, 2),
         "total_seconds": round(time.perf_counter() - started, 2),
         "ms_per_visit": round(1000 * tally.visit_seconds / max(1, tally.visits), 1),
+        "cpu_ms_per_visit": round(1000 * tally.visit_cpu_seconds / max(1, tally.visits), 1),
     }
     return report
 
@@ -230,6 +238,9 @@ def simulation_app(base: Flask, database: str, holdout: float) -> Flask:
             "GEO_HEADER": None,  # countries come from the client addresses
             "PROXY_HOPS": 0,
             "CONTENT_WATCH": False,
+            # Each write lands before the next request: the beacon right after a page needs the
+            # visitor it created, the nightly jobs read everything, and a run must replay exactly.
+            "WRITES": "direct",
         }
     )
 
@@ -313,12 +324,13 @@ def simulate_command(visitors: int, days: int, seed: int, effects_seed: int | No
             report = run_simulation(app, visitors=visitors, days=days, seed=seed, effects_seed=effects_seed,
                                     holdout=holdout, jobs=jobs, progress=ProgressPrinter())  # fmt: skip
         except SimulationError as exc:
-            raise click.ClickException(f"the app answered what a browser would not expect: {exc}") from exc
+            raise click.ClickException(str(exc)) from exc
         run, timing = report["simulation"], report["timing"]
         click.echo(
             f"Done in {_duration(timing['total_seconds'])}: visits {timing['visits_seconds']:.1f} s "
-            f"({timing['ms_per_visit']:.0f} ms each), jobs {timing['jobs_seconds']:.1f} s, report "
-            f"{timing['report_seconds']:.1f} s. {run['visits']} visits, {run['requests']} requests, "
+            f"({timing['ms_per_visit']:.0f} ms each, {timing['cpu_ms_per_visit']:.0f} ms of it CPU), jobs "
+            f"{timing['jobs_seconds']:.1f} s, report {timing['report_seconds']:.1f} s. "
+            f"{run['visits']} visits, {run['requests']} requests, "
             f"{run['events_sent']} events ({run['events_rejected']} rejected), {run['signups']} sign-ups"
         )
         for line in _models_line(run["jobs"]):

@@ -36,7 +36,7 @@ from app.content import current_site
 from app.extensions import db
 from app.sim import beacon
 from app.sim import population as model
-from app.sim.effects import HiddenEffects, Segment, logit, sigmoid
+from app.sim.effects import HiddenEffects, Segment, logit
 from app.sim.ledger import FormLog, Ledger, PageLog, PersonLog, SeenBlock, VisitLog
 from app.sim.population import Visitor
 from app.sim.reader import Page, read_page
@@ -59,7 +59,7 @@ DAILY_JOBS = ("train", "score", "learn")
 
 
 class SimulationError(RuntimeError):
-    """The app answered something a browser would not expect."""
+    """The run cannot go on: the app answered what a browser would not expect, or is not set up for a run."""
 
 
 class SimClock:
@@ -84,9 +84,11 @@ class Tally:
     by_arm: dict[str, int] = field(default_factory=dict)
     #: The app's scheduled jobs after each simulated day: "day N job" -> result.
     jobs: dict[str, Any] = field(default_factory=dict)
-    #: Wall-clock seconds spent on visits and on jobs.
+    #: Wall-clock seconds spent on visits and on jobs, and the CPU seconds of the visits (on a busy
+    #: machine the wall clock also counts other processes' turns).
     visit_seconds: float = 0.0
     job_seconds: float = 0.0
+    visit_cpu_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,7 @@ class Progress:
     visitors: int
     tally: Tally
     elapsed: float  # wall-clock seconds
-    done: float  # share of the run done (0-1), by simulated days
+    done: float  # share of the run done (0-1), by the expected visits of each simulated day
     day_done: bool = False
 
     @property
@@ -176,7 +178,8 @@ class Driver:
         response = client.get(path, headers=headers, environ_base=self._environ(v))
         self.tally.requests += 1
         if response.status_code != 200:
-            raise SimulationError(f"GET {path} answered {response.status_code}")
+            raise SimulationError(f"the app answered what a browser would not expect: GET {path} answered "
+                                  f"{response.status_code}")  # fmt: skip
         return response.get_data(as_text=True)
 
     def post_form(self, client: FlaskClient, v: Visitor, path: str, data: dict[str, str]) -> str:
@@ -184,7 +187,8 @@ class Driver:
                                environ_base=self._environ(v))  # fmt: skip
         self.tally.requests += 1
         if response.status_code != 303:
-            raise SimulationError(f"POST {path} answered {response.status_code}")
+            raise SimulationError(f"the app answered what a browser would not expect: POST {path} answered "
+                                  f"{response.status_code}")  # fmt: skip
         return response.headers["Location"]
 
     def send_events(self, client: FlaskClient, v: Visitor, url: str, events: list[dict[str, Any]]) -> None:
@@ -197,7 +201,8 @@ class Driver:
         self.tally.requests += 1
         self.tally.events_sent += len(events)
         if response.status_code != 200:
-            raise SimulationError(f"POST {url} answered {response.status_code}: {response.get_data(as_text=True)}")
+            raise SimulationError(f"the app answered what a browser would not expect: POST {url} answered "
+                                  f"{response.status_code}: {response.get_data(as_text=True)}")  # fmt: skip
         self.tally.events_rejected += len(response.get_json()["rejected"])
 
     # -------------------------------------------------------------- visits
@@ -312,9 +317,9 @@ class Driver:
     def decide_signup(self, client: FlaskClient, v: Visitor, log: VisitLog, page: Page, read: dict[str, None]) -> None:
         """On the form: submit with the chance their propensity and what they read this visit give."""
         typing = timedelta(seconds=v.rng.randint(20, 90))
-        chance = sigmoid(model.signup_logit(v, read, log.segment, self.effects))
-        submitted = v.rng.random() < chance
-        log.form = FormLog(at=self.clock.now + typing, base=logit(v.propensity), submitted=submitted)
+        base = logit(v.propensity)
+        submitted = v.rng.random() < model.signup_chance(base, read, log.segment, self.effects)
+        log.form = FormLog(at=self.clock.now + typing, base=base, submitted=submitted)
         if not submitted:
             return
         sizes = page.options.get("company_size") or ["1-10"]
@@ -365,6 +370,11 @@ def simulate(
     progress: Callable[[Progress], None] | None = None,
 ) -> tuple[Tally, Ledger]:
     """Play ``days`` days of traffic from ``visitors`` synthetic people against ``app``."""
+    if app.config.get("WRITES", "direct") != "direct":
+        raise SimulationError(
+            "a simulation needs WRITES=direct (TESSERA_WRITES): each page's records must be stored before "
+            "the visitor's next request, and the nightly jobs must see them"
+        )
     started = wall.perf_counter()
     first_day = start_day(days)
     clock = SimClock(datetime.combine(first_day, time()))
@@ -373,7 +383,7 @@ def simulate(
         db.session.remove()
     driver = Driver(app, clock, first_day, effects)
     people = model.make_population(seed, visitors, days, driver.topics, tuple(ARMS))
-    logs = [PersonLog(v.index, v.arm, v.clickiness) for v in people]
+    logs = [PersonLog(v.index, v.clickiness) for v in people]
     driver.ledger.people.extend(logs)
     for v in people:
         driver.tally.by_arm[v.arm] = driver.tally.by_arm.get(v.arm, 0) + 1
@@ -386,9 +396,14 @@ def simulate(
         if driver.current is not None:
             driver.current.app_id = visitor_id
 
-    def report(day: int, done: float, day_done: bool = False) -> None:
+    # Later days carry more visits (everyone who arrived earlier may come back): weigh each
+    # day by its expected visits, for an estimate of the time left that does not run short.
+    weights = [1 + sum(model.RETURN_CHANCE) / 2 * day for day in range(days)]
+
+    def report(day: int, today: float, day_done: bool = False) -> None:
         if progress is not None:
             elapsed = wall.perf_counter() - started
+            done = (sum(weights[:day]) + weights[day] * today) / sum(weights)
             progress(Progress(day + 1, days, arrived, visitors, driver.tally, elapsed, done, day_done))
 
     with _config(
@@ -400,7 +415,7 @@ def simulate(
         GEO_HEADER=None,
     ):
         for day in range(days):
-            day_started = wall.perf_counter()
+            day_started, day_cpu = wall.perf_counter(), wall.process_time()
             for position, (v, log) in enumerate(zip(people, logs, strict=True)):
                 if v.converted or day < v.arrival_day:
                     continue
@@ -408,12 +423,13 @@ def simulate(
                     arrived += day == v.arrival_day
                     driver.visit(v, log, day)
                     if driver.tally.visits % PROGRESS_EVERY == 0:
-                        report(day, (day + position / len(people)) / days)
+                        report(day, position / len(people))
             driver.tally.visit_seconds += wall.perf_counter() - day_started
+            driver.tally.visit_cpu_seconds += wall.process_time() - day_cpu
             if jobs:
                 # Overnight, after everyone's day has ended.
                 ended = [v.last_end for v in people if v.last_end is not None]
                 clock.now = max(ended, default=clock.now) + timedelta(minutes=1)
                 run_daily_jobs(app, day, driver.tally)
-            report(day, (day + 1) / days, day_done=True)
+            report(day, 1.0, day_done=True)
     return driver.tally, driver.ledger

@@ -68,7 +68,6 @@ class VisitLog:
 @dataclass(slots=True)
 class PersonLog:
     index: int
-    arm: str
     clickiness: float
     app_id: str | None = None
     visits: list[VisitLog] = field(default_factory=list)

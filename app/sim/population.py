@@ -88,8 +88,10 @@ READING_WPM = {"phone": 190, "tablet": 220, "desktop": 240}
 
 #: Links outside blocks (navigation, guide cards, back links), when they did not follow one in a
 #: block and have patience left (relative weights).
-WEIGHT_NAV = {"/pricing": 0.8, "/guides": 0.8, "/": 0.3}
-WEIGHT_NAV_SIGNUP = (0.1, 1.0)  # the sign-up button: 0.1 + 1.0 x propensity
+WEIGHT_NAV = {"/guides": 0.8, "/": 0.3}
+#: Intent shows: those likelier to sign up look at prices and the sign-up button more (base + slope x propensity).
+WEIGHT_NAV_PRICING = (0.4, 2.0)
+WEIGHT_NAV_SIGNUP = (0.1, 1.0)
 WEIGHT_OTHER = 0.5  # any other page of the site
 WEIGHT_OWN_TOPIC_GUIDE = 2.0  # a guide on their topic
 WEIGHT_READ_AGAIN = 0.3  # a guide they already read this visit
@@ -188,9 +190,9 @@ def words_read(visitor: Visitor) -> float:
     return median * visitor.rng.lognormvariate(0.0, sigma)
 
 
-def click_chance(visitor: Visitor, ident: str, segment: Segment, effects: HiddenEffects) -> float:
-    """The chance to follow a link in a block with identity ``ident`` that they read."""
-    return sigmoid(logit(BASE_CLICK) + visitor.clickiness + effects.shift("click", ident, segment))
+def click_chance(clickiness: float, ident: str, segment: Segment, effects: HiddenEffects) -> float:
+    """The chance that someone that clicky follows a link in a block with identity ``ident`` that they read."""
+    return sigmoid(logit(BASE_CLICK) + clickiness + effects.shift("click", ident, segment))
 
 
 @dataclass
@@ -212,16 +214,17 @@ def walk(page: Page, visitor: Visitor, segment: Segment, effects: HiddenEffects,
             result.reached.append(False)
             continue
         result.reached.append(True)
-        if clickable and block.links and visitor.rng.random() < click_chance(visitor, block.identity, segment, effects):
+        chance = click_chance(visitor.clickiness, block.identity, segment, effects) if block.links else 0.0
+        if clickable and block.links and visitor.rng.random() < chance:
             result.clicked = index
             result.link = visitor.rng.choice(block.links)
     return result
 
 
-def signup_logit(visitor: Visitor, read: Iterable[str], segment: Segment, effects: HiddenEffects) -> float:
-    """The log-odds of completing the sign-up form: their propensity plus the sign-up effects of
-    every distinct block (by identity) they read during this visit."""
-    return logit(visitor.propensity) + sum(effects.shift("signup", ident, segment) for ident in read)
+def signup_chance(base: float, read: Iterable[str], segment: Segment, effects: HiddenEffects) -> float:
+    """The chance to complete the sign-up form: sigmoid of ``base`` (the log-odds of their propensity)
+    plus the sign-up effects of every distinct block (by identity) they read during this visit."""
+    return sigmoid(base + sum(effects.shift("signup", ident, segment) for ident in read))
 
 
 def reading(page: Page, visitor: Visitor, budget: float) -> tuple[int, int]:
@@ -269,6 +272,8 @@ def choose_link(
             continue
         if path == "/signup":
             weight = WEIGHT_NAV_SIGNUP[0] + WEIGHT_NAV_SIGNUP[1] * visitor.propensity
+        elif path == "/pricing":
+            weight = WEIGHT_NAV_PRICING[0] + WEIGHT_NAV_PRICING[1] * visitor.propensity
         else:
             weight = WEIGHT_NAV.get(path, WEIGHT_OTHER)
         if path in guides and visitor.interest in guides[path]:

@@ -220,9 +220,10 @@ def format_headline(report: dict[str, Any]) -> list[str]:
     coverage = truth["coverage"]
     lines = [
         "How often the app's 95% intervals contained the hidden truth (about 95% is what a 95% interval promises):",
-        f"  rule tests, lift against control:   {_share(**_args(coverage['rules']))}",
-        f"  the same, within each segment:      {_share(**_args(coverage['segments']))}",
-        f"  learning candidates' goal rates:    {_share(**_args(coverage['learning']))}",
+        f"  rule tests still running, lift against control:  {_share(**_args(coverage['rules']))}",
+        f"  the same, within each segment:                    {_share(**_args(coverage['segments']))}",
+        f"  rule tests the learn job paused (stopped early):  {_share(**_args(coverage['paused_rules']))}",
+        f"  learning candidates' goal rates (posterior):      {_share(**_args(coverage['learning']))}",
     ]
     lines.append(f"  (an interval counts when each arm, or the candidate, has at least {COUNT_MIN} visitors)")
     if coverage["impossible_goal"]:
@@ -315,7 +316,11 @@ def format_rules(rules: list[dict[str, Any]]) -> list[str]:
 
 
 def format_learning(learning: list[dict[str, Any]]) -> list[str]:
-    lines = ["Learning blocks: each candidate's hidden true goal rate next to the app's posterior and allocation"]
+    lines = [
+        "Learning blocks: each candidate's hidden truth next to the app's posterior and served allocation",
+        "(true rate: the expected goal of the visitors shown it; true gain: its expected goal minus the",
+        "default's over every visitor it was eligible for; the truly best has the highest gain)",
+    ]
     for b in learning:
         lines.append("")
         by = ", ".join(b["by"]) or "nothing"
@@ -323,24 +328,20 @@ def format_learning(learning: list[dict[str, Any]]) -> list[str]:
         for s in b["segments"]:
             verdict = "-" if s["best"] is None else ("yes" if s["favourite"] == s["best"] else "NO")
             traffic = s["best_traffic"]
-            went = (
-                ""
-                if traffic is None
-                else (
-                    f"; {100 * traffic['share']:.0f}% of the {traffic['draws']} draws "
-                    f"where it was eligible under version {traffic['version']}"
-                )
-            )
+            went = "" if traffic is None else (f"; {100 * traffic['share']:.0f}% of the {traffic['draws']} draws "
+                                                f"under version {traffic['version']} showed the truly best "
+                                                "candidate eligible for them")  # fmt: skip
             lines.append(f"  segment {s['segment']}: favourite {s['favourite'] or 'n/a'}, truly best "
-                         f"{s['best'] or 'n/a'} (favourite is best: {verdict}; the best's share "
-                         f"{_rate(s['best_share'])}{went})")  # fmt: skip
-            table = [("    candidate", "visitors", "goals", "true rate", "posterior [95%]", "share", "in CI")]
+                         f"{s['best'] or 'n/a'} (favourite is best: {verdict}{went})")  # fmt: skip
+            table = [("    candidate", "visitors", "goals", "posterior [95%]", "true rate", "in CI", "eligible",
+                      "true gain", "share")]  # fmt: skip
             for c in s["candidates"]:
                 p = c["posterior"]
-                table.append((f"    {c['variant']}", str(c["visitors"]), str(c["goals"]), _rate(c["true"]),
+                table.append((f"    {c['variant']}", str(c["visitors"]), str(c["goals"]),
                               f"{100 * p['mean']:.1f}% [{100 * p['low']:.1f}, {100 * p['high']:.1f}]",
-                              _rate(c["share"]), _mark(c["covered"])))  # fmt: skip
-            lines.extend(_table(table, right=(1, 2)))
+                              _rate(c["true"]), _mark(c["covered"]), str(c["eligible"]), _pt(c["gain"]),
+                              _rate(c["share"])))  # fmt: skip
+            lines.extend(_table(table, right=(1, 2, 6)))
     return lines
 
 

@@ -3,42 +3,48 @@
 The measured side is the app's own analysis over its own records
 (``app.ml.experiments.rule_tests`` and ``learn_block`` over
 ``app.store.analysis.decision_rows`` and ``Outcomes``), exactly what the learn
-job and the reports compute. The truth side may look at anything: the run's
-ledger (``app.sim.ledger``: which blocks each visitor read, the page script's
-names for them), the hidden effects and the app's records. Only the simulated
+job computes. The truth side may look at anything: the run's ledger
+(``app.sim.ledger``: which blocks each visitor read, the page script's names
+for them), the hidden effects and the app's records. Only the simulated
 visitors' behaviour was blind to names.
 
-**True lift of a rule** (its goal: a click on the block, or a sign-up within
-the goal window). For a visitor in the test, the expected goal with the rule's
-content minus with what its control group sees, each computed from the hidden
-model over that visitor's own exposures (holding what they read fixed, and a
-click counted only where the page ran the beacon, as in the app's records):
+**Expected goal of a visitor** (the app's unit: a visitor in one arm of a
+test, or shown one candidate in one segment), from the hidden model over the
+exposures they had, on the path they took:
 
 - click: ``1 - prod(1 - c_e)`` over the exposures, ``c_e`` the click chance of
-  that content for that visitor in that segment if they read the block (0 if
-  they did not, if the content has no link or the page sent no beacon);
+  the content shown for that visitor in that segment if they read the block (0
+  if they did not, if it has no link, or if the page sent no beacon: the app
+  never hears of such a click);
 - sign-up: ``1 - prod(1 - s_d)`` over the sign-up forms they reached within the
-  goal window after an exposure, ``s_d`` the submit chance with that content
-  in place of what they read in the block during that visit.
+  goal window after an exposure, ``s_d`` their submit chance on it.
 
-The records name both contents only for the visitors in the control group (a
-treated visitor's control is whatever would have matched next, which no
-record names); they are a random share of the visitors the rule matched, so
-the true lift is the mean difference over them. Visitors' paths are held
-fixed: a content's effect on where they went next (and so on later
-exposures) is left out, and the rule's content is taken as shown even where
-the page's variation budget would have passed it over.
+That is the measured goal without its coin flips: the chances, not whether
+the coin fell.
 
-**True goal rate of a learning candidate** in a segment: the same expected
-goal with that candidate in the block, averaged over the visitors the app
-drew in that segment for whom it was eligible (the decision's ``candidates``).
+**True lift of a rule**: the mean expected goal of the visitors in its treated
+arm minus that of its control arm. The arms are random shares of the visitors
+the rule matched, each on the paths its own content led them to, so this is
+the rule's effect for the visitors it matched (including where what they were
+shown took them next). Which visitors fell in which arm is noise this truth
+shares with the measurement: in the runs measured, the variation of the
+expected goals between visitors was about an eighth of the variance of a
+visitor's goal, so a 95% interval should contain it about 96% of the time.
+
+**Learning blocks**, per segment and candidate: the **true rate** is the mean
+expected goal of the visitors shown that candidate (what the posterior
+estimates); the **true gain** is, over every visitor for whom it was eligible
+(the decision's ``candidates``), the expected goal with it minus with the
+default on the same exposures (paths held as they were: what a content does to
+where they go next is left out here). The truly best candidate of a segment is
+the one with the highest gain.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -49,9 +55,9 @@ from app.content import current_site
 from app.extensions import db
 from app.ml.experiments import SEGMENT_DIMENSIONS, learn_block, rule_tests, seed_for
 from app.ml.learn import current_pauses, rule_settings
-from app.sim.effects import HiddenEffects, logit, sigmoid
+from app.sim.effects import HiddenEffects
 from app.sim.ledger import Ledger, PageLog, PersonLog, SeenBlock, VisitLog
-from app.sim.population import BASE_CLICK
+from app.sim.population import click_chance, signup_chance
 from app.store.analysis import GOAL_WINDOW, DecisionRow, Outcomes, decision_rows
 
 #: A true lift within this (absolute) counts as no effect when rules are called helpful or harmful.
@@ -85,7 +91,8 @@ class Truth:
         self.identities = ledger.identities()
         self.linked = ledger.linked()
         self._read: dict[int, dict[str, set[str]]] = {}
-        self.unmatched = 0
+        #: Decision rows with no page view in the ledger (there should be none).
+        self.unmatched: set[tuple[str, datetime, str]] = set()
 
     def exposure(self, row: DecisionRow) -> _Exposure | None:
         """The ledger's record of the page view and block a decision row is about."""
@@ -95,7 +102,7 @@ class Truth:
             for block in page.blocks:
                 if block.name == row.block:
                     return _Exposure(person, visit, page, block, row.at)
-        self.unmatched += 1
+        self.unmatched.add((row.visitor, row.at, row.block))
         return None
 
     def content(self, block: str, variant: str) -> str | None:
@@ -116,8 +123,7 @@ class Truth:
             for e in exposures:
                 shown = e.block.identity if content is None else content
                 if e.page.beacon and e.page.clickable and e.block.reached and self.linked.get(shown, False):
-                    shift = self.effects.shift("click", shown, e.visit.segment)
-                    miss *= 1 - sigmoid(logit(BASE_CLICK) + e.person.clickiness + shift)
+                    miss *= 1 - click_chance(e.person.clickiness, shown, e.visit.segment, self.effects)
             return 1 - miss
         visits: dict[int, tuple[VisitLog, list[_Exposure]]] = {}
         for e in exposures:
@@ -131,8 +137,7 @@ class Truth:
             identities = set(read)
             if content is not None and any(name in blocks for blocks in read.values()):  # they read the block
                 identities = {i for i, blocks in read.items() if blocks != {name}} | {content}
-            total = form.base + sum(self.effects.shift("signup", i, visit.segment) for i in identities)
-            miss *= 1 - sigmoid(total)
+            miss *= 1 - signup_chance(form.base, sorted(identities), visit.segment, self.effects)
         return 1 - miss
 
 
@@ -141,19 +146,23 @@ class Truth:
 
 @dataclass
 class _Cell:
-    """Control-group visitors of one test (or one of its segments): summed expected goals."""
+    """One test (or one of its segments): per arm, visitors and their summed expected goals."""
 
-    visitors: int = 0
-    rule: float = 0.0
-    control: float = 0.0
+    visitors: list[int] = field(default_factory=lambda: [0, 0])  # [with the rule, control]
+    expected: list[float] = field(default_factory=lambda: [0.0, 0.0])
 
-    def add(self, with_rule: float, with_control: float) -> None:
-        self.visitors += 1
-        self.rule += with_rule
-        self.control += with_control
+    def add(self, control: bool, value: float) -> None:
+        self.visitors[control] += 1
+        self.expected[control] += value
+
+    def rates(self) -> tuple[float, float] | None:
+        if not all(self.visitors):
+            return None
+        return self.expected[0] / self.visitors[0], self.expected[1] / self.visitors[1]
 
     def lift(self) -> float | None:
-        return (self.rule - self.control) / self.visitors if self.visitors else None
+        rates = self.rates()
+        return None if rates is None else rates[0] - rates[1]
 
 
 def _interval(t: tuple[float, float, float] | None) -> dict[str, float] | None:
@@ -170,50 +179,53 @@ def _enough(test: Any) -> bool:
     return min(test.treated.visitors, test.control.visitors) >= COUNT_MIN
 
 
+def _units(
+    truth: Truth, rows: Iterable[DecisionRow], key: Any
+) -> tuple[dict[Any, list[_Exposure]], dict[Any, DecisionRow]]:
+    """Exposures per unit (``key(row)``; None skips the row) and each unit's first row."""
+    units: dict[Any, list[_Exposure]] = defaultdict(list)
+    first: dict[Any, DecisionRow] = {}
+    for row in rows:
+        unit = key(row)
+        if unit is None:
+            continue
+        first.setdefault(unit, row)
+        exposure = truth.exposure(row)
+        if exposure is not None:
+            units[unit].append(exposure)
+    return units, first
+
+
 def _rules(truth: Truth, rows: list[DecisionRow], outcomes: Outcomes, site: Any, control_share: float,
            min_sample: int) -> list[dict[str, Any]]:  # fmt: skip
     goals, shares, fingerprints = rule_settings(site, control_share)
     tests = rule_tests(
         rows, outcomes, goals=goals, shares=shares, paused=current_pauses(fingerprints), min_sample=min_sample
     )
-    units: dict[tuple[str, str], list[_Exposure]] = defaultdict(list)
-    first: dict[tuple[str, str], DecisionRow] = {}
-    for row in rows:
-        if row.test is None or not row.control:
-            continue
-        key = (row.test, row.visitor)
-        first.setdefault(key, row)
-        exposure = truth.exposure(row)
-        if exposure is not None:
-            units[key].append(exposure)
+    # The app's unit: a visitor in one arm of one test.
+    units, first = _units(truth, rows, lambda r: None if r.test is None else (r.test, r.control, r.visitor))
     overall: dict[str, _Cell] = defaultdict(_Cell)
     segments: dict[tuple[str, str, str], _Cell] = defaultdict(_Cell)
     possible: dict[str, bool] = defaultdict(bool)
-    for (test, visitor), exposures in units.items():
+    for (test, control, visitor), exposures in units.items():
         block, variant = test.split("/", 1)
-        rule_content = truth.content(block, variant)
-        if rule_content is None:
-            continue
         goal = goals.get(block, "click")
-        with_rule = truth.expected(exposures, rule_content, goal)
-        with_control = truth.expected(exposures, None, goal)  # what the control group saw
+        value = truth.expected(exposures, None, goal)  # what this arm showed them, on their own path
         # A click cannot happen without a link in either version, nor without the beacon.
         possible[test] |= goal != "click" or (
-            any(e.page.beacon for e in exposures)
-            and (truth.linked.get(rule_content, False) or any(truth.linked.get(e.block.identity) for e in exposures))
+            any(e.page.beacon for e in exposures) and any(truth.linked.get(e.block.identity, False) for e in exposures)
         )
-        overall[test].add(with_rule, with_control)
-        row = first[(test, visitor)]
+        overall[test].add(control, value)
+        row = first[(test, control, visitor)]
         for dimension in SEGMENT_DIMENSIONS:
-            segments[(test, dimension, getattr(row, dimension) or "unknown")].add(with_rule, with_control)
+            segments[(test, dimension, getattr(row, dimension) or "unknown")].add(control, value)
     results = []
     for test in tests:
-        cell = overall.get(test.rule)
-        true = cell.lift() if cell is not None else None
+        cell = overall[test.rule]
+        true = cell.lift()
         seg_results = []
         for s in test.segments:
-            seg = segments.get((test.rule, s.dimension, s.value))
-            seg_true = seg.lift() if seg is not None else None
+            seg_true = segments[(test.rule, s.dimension, s.value)].lift()
             seg_results.append(
                 {
                     "dimension": s.dimension,
@@ -226,6 +238,7 @@ def _rules(truth: Truth, rows: list[DecisionRow], outcomes: Outcomes, site: Any,
                     "covered": _covered(s.lift, seg_true) if possible[test.rule] and _enough(s) else None,
                 }
             )
+        rates = cell.rates()
         results.append(
             {
                 "rule": test.rule,
@@ -237,14 +250,13 @@ def _rules(truth: Truth, rows: list[DecisionRow], outcomes: Outcomes, site: Any,
                 "measured": _interval(test.lift),
                 "srm": test.srm,
                 "true": true,
-                "true_rates": None if not cell or not cell.visitors else
-                {"rule": cell.rule / cell.visitors, "control": cell.control / cell.visitors},
-                # A test whose goal cannot happen (no link in either content, no beacon) proves nothing.
+                "true_rates": None if rates is None else {"rule": rates[0], "control": rates[1]},
+                # A test whose goal cannot happen (no link in either version, no beacon) proves nothing.
                 "goal_possible": possible[test.rule],
                 "covered": _covered(test.lift, true) if possible[test.rule] and _enough(test) else None,
                 "segments": seg_results,
             }
-        )  # fmt: skip
+        )
     return results
 
 
@@ -263,34 +275,44 @@ def _learning(truth: Truth, rows: list[DecisionRow], outcomes: Outcomes, site: A
         version = served[0] if served is not None else 0
         learned = learn_block(block, drawn, outcomes, candidates=candidates, default=default.id, goal=settings.goal,
                               by=settings.by, explore=settings.explore, seed=seed_for(block, version))  # fmt: skip
-        units: dict[tuple[str, str], list[_Exposure]] = defaultdict(list)
+        goal = settings.goal
+        # True rate: like the posterior's unit, a visitor shown a candidate in a segment, on their own path.
+        shown, _ = _units(truth, drawn, lambda r: (r.segment or "*", r.variant, r.visitor))
+        rate: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+        for (segment, variant, _visitor), exposures in shown.items():
+            value = truth.expected(exposures, None, goal)
+            for name in {segment, "*"}:
+                rate[(name, variant)][0] += 1
+                rate[(name, variant)][1] += value
+        # True gain over the default: every visitor for whom a candidate was eligible, both contents
+        # on the same exposures (paths held as they were).
+        visits, _ = _units(truth, drawn, lambda r: (r.segment or "*", r.visitor))
         eligible: dict[tuple[str, str], set[str]] = defaultdict(set)
         for row in drawn:
-            key = (row.segment or "*", row.visitor)
-            eligible[key].update(row.candidates.split() if row.candidates else candidates)
-            exposure = truth.exposure(row)
-            if exposure is not None:
-                units[key].append(exposure)
-        # Expected goal per candidate: summed over the eligible visitors, per segment and block-wide.
-        sums: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
-        for key, exposures in units.items():
+            eligible[(row.segment or "*", row.visitor)].update(row.candidates.split() if row.candidates else candidates)
+        gain: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+        base_content = truth.content(block, default.id)
+        for key, exposures in visits.items():
+            if base_content is None:
+                break
+            base = truth.expected(exposures, base_content, goal)
             for candidate in eligible[key]:
                 content = truth.content(block, candidate)
                 if content is None:
                     continue
-                value = truth.expected(exposures, content, settings.goal)
-                for segment in {key[0], "*"}:
-                    total = sums[(segment, candidate)]
-                    total[0] += 1
-                    total[1] += value
+                value = truth.expected(exposures, content, goal) - base
+                for name in {key[0], "*"}:
+                    gain[(name, candidate)][0] += 1
+                    gain[(name, candidate)][1] += value
         table = served[1] if served is not None else learned.table()
         segments = []
         for allocation in (learned.overall, *learned.segments):
-            shares = table.get("overall", {}) if allocation.segment == "*" else table.get("segments", {}).get(
-                allocation.segment, {})  # fmt: skip
+            name = allocation.segment
+            shares = table.get("overall", {}) if name == "*" else table.get("segments", {}).get(name, {})
             rows_out = []
             for c in allocation.candidates:
-                n, expected = sums.get((allocation.segment, c.variant), (0.0, 0.0))
+                n, expected = rate.get((name, c.variant), (0.0, 0.0))
+                m, gained = gain.get((name, c.variant), (0.0, 0.0))
                 true = expected / n if n else None
                 rows_out.append(
                     {
@@ -300,20 +322,25 @@ def _learning(truth: Truth, rows: list[DecisionRow], outcomes: Outcomes, site: A
                         "posterior": {"mean": c.mean, "low": c.low, "high": c.high},
                         "share": float(shares.get(c.variant, 0.0)),
                         "true": true,
+                        "eligible": int(m),
+                        "gain": gained / m if m else None,
                         "covered": (c.low <= true <= c.high) if true is not None and c.visitors >= COUNT_MIN else None,
                     }
                 )
-            known = [r for r in rows_out if r["true"] is not None]
-            best = max(known, key=lambda r: r["true"])["variant"] if known else None
-            favourite = max(rows_out, key=lambda r: r["share"])["variant"] if shares else None
+            ranked = sorted((r for r in rows_out if r["gain"] is not None and r["eligible"] >= COUNT_MIN),
+                            key=lambda r: -r["gain"])  # fmt: skip
+            best = ranked[0]["variant"] if ranked else None
+            # The favourite among the candidates some visitor of the segment could get.
+            possible = [r for r in rows_out if r["eligible"]]
+            favourite = max(possible, key=lambda r: r["share"])["variant"] if shares and possible else None
             segments.append(
                 {
-                    "segment": allocation.segment,
+                    "segment": name,
                     "candidates": rows_out,
                     "best": best,
                     "favourite": favourite,
                     "best_share": next((r["share"] for r in rows_out if r["variant"] == best), None),
-                    "best_traffic": _traffic(drawn, allocation.segment, best),
+                    "best_traffic": _traffic(drawn, name, [r["variant"] for r in ranked]),
                 }
             )
         results.append(
@@ -322,23 +349,22 @@ def _learning(truth: Truth, rows: list[DecisionRow], outcomes: Outcomes, site: A
     return results
 
 
-def _traffic(drawn: list[DecisionRow], segment: str, best: str | None) -> dict[str, Any] | None:
-    """Under the last allocation that served visitors: the share of draws that showed ``best``,
-    among the draws where it was eligible (what "traffic to the best" means when candidates
-    are eligible for different visitors)."""
-    if best is None or not drawn:
+def _traffic(drawn: list[DecisionRow], segment: str, ranking: list[str]) -> dict[str, Any] | None:
+    """Under the last allocation that served visitors: the share of draws that showed the truly best
+    candidate among those eligible for that draw (candidates are eligible for different visitors)."""
+    if not ranking or not drawn:
         return None
     last = max(row.allocation or 0 for row in drawn)
-    eligible = [
-        row
-        for row in drawn
-        if row.allocation == last
-        and (segment == "*" or row.segment == segment)
-        and (row.candidates is None or best in row.candidates.split())
-    ]
-    if not eligible:
-        return None
-    return {"version": last, "draws": len(eligible), "share": sum(r.variant == best for r in eligible) / len(eligible)}
+    hits = draws = 0
+    for row in drawn:
+        if row.allocation != last or (segment != "*" and row.segment != segment):
+            continue
+        available = set(row.candidates.split()) if row.candidates else set(ranking)
+        best = next((c for c in ranking if c in available), None)
+        if best is not None:
+            draws += 1
+            hits += row.variant == best
+    return {"version": last, "draws": draws, "share": hits / draws} if draws else None
 
 
 # ------------------------------------------------------------------ pauses and the headline
@@ -396,10 +422,12 @@ def truth_report(app: Flask, ledger: Ledger, effects: HiddenEffects, since: date
         "learning": learning,
         "pauses": pauses,
         "coverage": {
-            "rules": _count(r["covered"] for r in rules),
-            "segments": _count(s["covered"] for r in rules for s in r["segments"]),
+            # A paused test stopped when it looked worst: its interval is judged apart.
+            "rules": _count(r["covered"] for r in rules if r["status"] != "paused"),
+            "paused_rules": _count(r["covered"] for r in rules if r["status"] == "paused"),
+            "segments": _count(s["covered"] for r in rules if r["status"] != "paused" for s in r["segments"]),
             "learning": _count(c["covered"] for b in learning for s in b["segments"] for c in s["candidates"]),
             "impossible_goal": sum(not r["goal_possible"] for r in rules),
         },
-        "unmatched_rows": truth.unmatched,
+        "unmatched_rows": len(truth.unmatched),
     }
