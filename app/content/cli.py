@@ -27,23 +27,29 @@ def lint() -> None:
     site = Loader(root, load_registry()).load()
     for problem in site.problems:
         click.echo(str(problem))
-    for line in _paused(site):
+    for line in paused_lines(site):
         click.echo(line)
+    errors, summary = lint_summary(site, root)
+    click.echo(summary)
+    if errors:
+        raise SystemExit(1)
+
+
+def lint_summary(site: Site, root: Path | str) -> tuple[int, str]:
+    """(problems, the summary line) of a lint of ``site`` loaded from ``root``."""
     errors = sum(1 for problem in site.problems if problem.severity == "error")
     warnings = len(site.problems) - errors
     files = _count(len({problem.path for problem in site.problems}), "file")
     if errors:
         also = f" and {_count(warnings, 'warning')}" if warnings else ""
-        click.echo(f"{_count(errors, 'problem')}{also} in {files} under {root}.")
-        raise SystemExit(1)
+        return errors, f"{_count(errors, 'problem')}{also} in {files} under {root}."
     served = f"{len(site.pages)} pages, {len(site.catalog.defaults)} blocks, {site.variant_count()} variants"
     if warnings:
-        click.echo(f"{_count(warnings, 'warning')} in {files} under {root}, no problems: {served}.")
-    else:
-        click.echo(f"All good: {served}.")
+        return 0, f"{_count(warnings, 'warning')} in {files} under {root}, no problems: {served}."
+    return 0, f"All good: {served}."
 
 
-def _paused(site: Site) -> list[str]:
+def paused_lines(site: Site) -> list[str]:
     """Rules the learn job paused (their test showed they hurt), for the file version on disk now."""
     from app import store
     from app.ml.learn import rule_settings

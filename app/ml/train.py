@@ -123,16 +123,21 @@ def build_dataset(kind: str, cutoff: datetime, window: timedelta, site: SiteFact
     return Dataset(_matrix(summaries, ids, site), y)
 
 
-def _calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
-    """Expected calibration error: mean |observed rate - predicted| over probability bins."""
+def calibration_bins(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[list[float]]:
+    """Per non-empty bin of predicted probability: [mean predicted, observed rate, rows]."""
     edges = np.linspace(0, 1, bins + 1)
     index = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
-    error = 0.0
-    for b in range(bins):
-        mask = index == b
-        if mask.any():
-            error += mask.mean() * abs(y[mask].mean() - p[mask].mean())
-    return float(error)
+    return [
+        [float(p[index == b].mean()), float(y[index == b].mean()), int((index == b).sum())]
+        for b in range(bins)
+        if (index == b).any()
+    ]
+
+
+def _calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error: mean |observed rate - predicted| over probability bins, weighted by rows."""
+    return float(sum(rows * abs(observed - predicted) for predicted, observed, rows in calibration_bins(y, p, bins))
+                 / max(len(y), 1))  # fmt: skip
 
 
 def evaluate(kind: str, train: Dataset, val: Dataset, n_classes: int) -> tuple[Any, dict[str, Any], str | None]:
@@ -158,6 +163,7 @@ def evaluate(kind: str, train: Dataset, val: Dataset, n_classes: int) -> tuple[A
         metrics.update(roc_auc=round(auc, 4), log_loss=round(loss, 4), baseline_roc_auc=0.5,
                        baseline_log_loss=round(base_loss, 4),
                        calibration_error=round(_calibration_error(val.y, p), 4),
+                       calibration=[[round(a, 4), round(b, 4), n] for a, b, n in calibration_bins(val.y, p)],
                        positive_rate=round(float(val.y.mean()), 4))  # fmt: skip
         if auc < 0.5 + AUC_MARGIN or loss > base_loss:
             return model, metrics, (f"not better than the baseline: AUC {auc:.3f} (need {0.5 + AUC_MARGIN:.2f}), "
