@@ -39,3 +39,11 @@ def child_exit(server, worker):  # type: ignore[no-untyped-def]
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def worker_exit(server, worker):  # type: ignore[no-untyped-def]
+    # A clean stop loses nothing: the worker's buffered writes are applied before it goes.
+    app = getattr(worker, "wsgi", None)
+    writer = getattr(app, "extensions", {}).get("tessera.writer")
+    if writer is not None:
+        writer.close()

@@ -23,7 +23,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     from app import config as config_module
-    from app import content, jobs, logs, metrics, sim, store, web
+    from app import content, jobs, logs, metrics, sim, store, studio, web
     from app.extensions import csrf, db, migrate
     from app.ml.cli import report_cli
     from app.ml.serving import ModelCache
@@ -68,6 +68,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     web.init_app(app)
     jobs.init_app(app)
     sim.init_app(app)
+    studio.init_app(app)
     app.cli.add_command(report_cli)
     app.extensions["tessera.models"] = ModelCache(ttl=60.0)
     app.extensions["tessera.experiments"] = ExperimentsCache()

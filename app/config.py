@@ -106,6 +106,12 @@ def from_environment(instance_path: Path, *, need_secret: bool = True) -> dict[s
         "CONTENT_ROOT": os.environ.get("TESSERA_CONTENT_ROOT") or str(ROOT),
         "CONTENT_WATCH": _flag("TESSERA_CONTENT_WATCH", False),
         "AUTO_MIGRATE": _flag("TESSERA_AUTO_MIGRATE", True),
+        "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        "REDIS_PREFIX": os.environ.get("TESSERA_REDIS_PREFIX", "tessera"),
+        # Where page views, exposures and events go: a Redis stream with REDIS_URL, else a buffer.
+        "WRITES": os.environ.get("TESSERA_WRITES") or ("stream" if os.environ.get("REDIS_URL") else "buffer"),
+        # The buffer's flush interval: what a worker killed with -9 can lose at most.
+        "FLUSH_SECONDS": float(os.environ.get("TESSERA_FLUSH_SECONDS") or 0.05),
         "DB_TIMEOUT": _int("TESSERA_DB_TIMEOUT", 3),
         "METRICS_TOKEN": os.environ.get("TESSERA_METRICS_TOKEN") or None,
         "LOG_FORMAT": os.environ.get("TESSERA_LOG_FORMAT", "text"),

@@ -12,6 +12,7 @@ so every worker and host reports the same.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import os
 import time
@@ -70,13 +71,25 @@ def observe_page(decision: Any, *, offline: bool) -> None:
         group = "holdout"
     else:
         group = "personalized" if decision.personalized else "default"
-    PAGES.labels(group).inc()
+    _child(PAGES, group).inc()
+    shown: dict[str, int] = {}
+    chosen: dict[str, int] = {}
     for block in decision.blocks:
-        BLOCKS.labels(block.layer).inc()
+        shown[block.layer] = shown.get(block.layer, 0) + 1
         if block.chose is not None:
-            DECISIONS.labels(block.chose.layer, "variant").inc()
+            chosen[block.chose.layer] = chosen.get(block.chose.layer, 0) + 1
+    for layer, count in shown.items():
+        _child(BLOCKS, layer).inc(count)
+    for layer, count in chosen.items():
+        _child(DECISIONS, layer, "variant").inc(count)
     if decision.arrangement is not None:
-        DECISIONS.labels(decision.arrangement.layer, "order").inc()
+        _child(DECISIONS, decision.arrangement.layer, "order").inc()
+
+
+@functools.cache
+def _child(metric: Any, *labels: str) -> Any:
+    """A metric's child for these label values, looked up once (``labels()`` takes a lock every call)."""
+    return metric.labels(*labels)
 
 
 class DatabaseCollector(Collector):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -95,6 +96,11 @@ def make_app(tmp_path: Path, **overrides: object) -> Flask:
         "HOLDOUT_SHARE": 0.0,
         # Like the holdout, rules' control groups are off unless a test is about them.
         "RULE_CONTROL_SHARE": 0.0,
+        # Writes applied in the request, so a test can read them at once; the buffer and
+        # the stream have tests of their own (tests/functional/test_writes.py).
+        "WRITES": "direct",
+        # With REDIS_URL (the rate limit, the stream) every app gets keys of its own.
+        "REDIS_PREFIX": f"tessera-test-{uuid.uuid4().hex[:12]}",
         "SERVER_TIMEZONE": "UTC",
         "SCHEDULER": "off",
     }

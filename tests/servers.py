@@ -37,6 +37,8 @@ class Response:
     headers: Mapping[str, str]
     body: str
     seconds: float
+    #: Every Set-Cookie header (``headers`` keeps only one of them).
+    cookies: list[str] = field(default_factory=list)
 
 
 def fetch(
@@ -47,9 +49,11 @@ def fetch(
     started = time.monotonic()
     try:
         with urllib.request.urlopen(request, timeout=timeout) as answer:
-            return Response(answer.status, dict(answer.headers), answer.read().decode(), time.monotonic() - started)
+            return Response(answer.status, dict(answer.headers), answer.read().decode(), time.monotonic() - started,
+                            answer.headers.get_all("Set-Cookie") or [])  # fmt: skip
     except urllib.error.HTTPError as error:
-        return Response(error.code, dict(error.headers), error.read().decode(), time.monotonic() - started)
+        return Response(error.code, dict(error.headers), error.read().decode(), time.monotonic() - started,
+                        error.headers.get_all("Set-Cookie") or [])  # fmt: skip
 
 
 def wait_until(check, timeout: float, interval: float = 0.2):  # type: ignore[no-untyped-def]
@@ -120,7 +124,8 @@ class Gunicorn:
 
 
 def base_env(database_url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TESSERA_", "PROMETHEUS_"))}
+    # REDIS_URL too: a test that wants the Redis stream says so (it needs a consumer running).
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TESSERA_", "PROMETHEUS_")) and k != "REDIS_URL"}
     # Like make_app: no holdout and no control groups unless a test is about them.
     env.update(DATABASE_URL=database_url, SECRET_KEY="test-secret-key", PYTHONUNBUFFERED="1",
                TESSERA_HOLDOUT_SHARE="0", TESSERA_RULE_CONTROL_SHARE="0")  # fmt: skip

@@ -206,8 +206,11 @@ def explain(
         sources.append(f"{_LAYER_LABEL[decision.chose.layer]} · rule {decision.chose.rule}{_models(decision.chose)}")
     if decision.moved is not None:
         reasons = _reasons(decision.moved, names)
-        if reasons and decision.chose is not None and decision.chose.kind == "rule" and reasons == _reasons(
-            decision.chose, names
+        if (
+            reasons
+            and decision.chose is not None
+            and decision.chose.kind == "rule"
+            and reasons == _reasons(decision.chose, names)
         ):
             parts = [f"Shown and placed {placement} because {_join(reasons)}"]  # one reason, said once
         else:

@@ -53,6 +53,8 @@ class ProfileFacts:
     last_article: str | None = None
     recent_pages: tuple[str, ...] = ()
     previous_visit_at: datetime | None = None
+    #: The distinct guides read (paths).
+    guides_read: tuple[str, ...] = ()
     #: topic -> (score on the growing scale, guides read)
     interests: dict[str, tuple[float, int]] = field(default_factory=dict)
 

@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -198,6 +199,56 @@ def models_command() -> None:
         click.echo(f"{row.kind:<9} v{row.version:<3} {mark:<9} {row.trained_at:%Y-%m-%d %H:%M}  {shown}")
         if row.reason:
             click.echo(f"{'':14}{row.reason}")
+
+
+@jobs_cli.command("ingest")
+@click.option("--name", default=None, help="This consumer's name in the group (default: host and pid).")
+@click.option("--once", is_flag=True, help="Apply what is waiting, then exit (instead of running until stopped).")
+def ingest_command(name: str | None, once: bool) -> None:
+    """Apply the writes that web workers append to the Redis stream, in batches (needs REDIS_URL).
+
+    Entries are acknowledged after their batch commits; the pending entries of
+    a consumer that died are taken over. Run one or more of these beside the
+    web workers when TESSERA_WRITES is stream (the default with REDIS_URL).
+    """
+    import signal
+
+    from app.store.writes import CLAIM_IDLE_MS, Consumer, redis_client
+
+    config = current_app.config
+    if not config.get("REDIS_URL"):
+        raise click.ClickException("flask jobs ingest reads the Redis stream: set REDIS_URL")
+    store.ready()
+    consumer = Consumer(
+        redis_client(config["REDIS_URL"]),
+        config["REDIS_PREFIX"],
+        name or f"{socket.gethostname()}:{os.getpid()}",
+        claim_idle_ms=int(os.environ.get("TESSERA_CLAIM_IDLE_MS") or CLAIM_IDLE_MS),
+    )
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
+    click.echo(f"ingest consumer {consumer.name} reading {consumer.stream} (Ctrl+C to stop)")
+    applied = consumer.take_over()
+    claimed_at = time.monotonic()
+    while not stopping.is_set():
+        try:
+            count = consumer.step(block_ms=200 if not once else 1)
+            applied += count
+            if time.monotonic() - claimed_at > CLAIM_IDLE_MS / 2000:
+                applied += consumer.take_over()
+                claimed_at = time.monotonic()
+        except store.health.UNAVAILABLE as error:
+            # The entries stay pending in the stream; they are applied when the database is back.
+            log.warning("ingest: database unavailable, retrying (%s)", str(error)[:200])
+            db.session.rollback()
+            time.sleep(1)
+            continue
+        finally:
+            db.session.remove()
+        if once and count == 0:
+            break
+    click.echo(f"ingest consumer {consumer.name} stopped after {applied} entries")
 
 
 @jobs_cli.command("scheduler")

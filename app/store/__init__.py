@@ -10,21 +10,24 @@ from sqlalchemy import event, make_url
 from sqlalchemy.engine import Engine
 
 from app.extensions import db
-from app.store import health, models, schema
+from app.store import health, models, schema, writes
 from app.store.queries import (
     VISIT_GAP,
     ExposureContext,
     NewEvent,
     PageView,
+    PendingView,
     PublishedAllocation,
     Retention,
     VisitorGone,
     VisitorState,
     count_bot_request,
     erase_visitor,
+    events_write,
     expire,
     export_visitor,
     hit_rate_limits,
+    known_event_ids,
     load_experiments,
     load_visitor,
     newest_allocation,
@@ -34,16 +37,19 @@ from app.store.queries import (
     purge,
     record_conversion,
     record_events,
-    record_render,
+    render_write,
     reset_history,
     save_preferences,
     stored_counts,
+    with_pending,
 )
 
 __all__ = [
     "VISIT_GAP",
     "NewEvent",
     "PageView",
+    "PendingView",
+    "with_pending",
     "Retention",
     "VisitorGone",
     "VisitorState",
@@ -60,16 +66,19 @@ __all__ = [
     "pause_rule",
     "paused_rules",
     "publish_allocation",
+    "events_write",
     "export_visitor",
+    "known_event_ids",
     "engine_options",
     "health",
     "init_app",
     "ready",
     "schema",
+    "writes",
     "load_visitor",
     "models",
     "record_conversion",
-    "record_render",
+    "render_write",
     "reset_history",
     "save_preferences",
     "stored_counts",
@@ -117,6 +126,8 @@ def init_app(app: Flask) -> None:
             @app.before_request
             def arm_watchdog() -> None:
                 health.watchdog.arm(timeout)
+
+    app.extensions["tessera.writer"] = writes.make_writer(app)
 
     @app.teardown_appcontext
     def release(_error: BaseException | None) -> None:

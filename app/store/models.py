@@ -68,6 +68,8 @@ class Visitor(db.Model):  # type: ignore[name-defined,misc]
     last_article: Mapped[str | None] = mapped_column(String(200), nullable=True)
     #: The last pages viewed, newest first.
     recent_pages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: Every distinct guide read (paths), so "three guides" means three different guides.
+    guides_read: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
 
 
 class TopicInterest(db.Model):  # type: ignore[name-defined,misc]
@@ -127,8 +129,11 @@ class Exposure(db.Model):  # type: ignore[name-defined,misc]
     """
 
     __tablename__ = "exposures"
+    __table_args__ = (UniqueConstraint("key", name="uq_exposures_key"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    #: The render's own id, made when the page was rendered: writing it twice is harmless.
+    key: Mapped[str | None] = mapped_column(String(32), nullable=True)
     visitor_id: Mapped[str] = mapped_column(ForeignKey("visitors.id", ondelete="CASCADE"), index=True)
     path: Mapped[str] = mapped_column(String(200))
     holdout: Mapped[bool] = mapped_column(Boolean)
@@ -300,3 +305,41 @@ class Score(db.Model):  # type: ignore[name-defined,misc]
     #: kind -> version that produced the score
     models: Mapped[dict[str, int]] = mapped_column(JSON)
     scored_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class StudioUser(db.Model):  # type: ignore[name-defined,misc]
+    """An editor's account for the studio, created on the command line (``flask studio add-user``).
+
+    Only a salted, slow hash of the password is kept (Werkzeug's scrypt).
+    """
+
+    __tablename__ = "studio_users"
+    __table_args__ = (UniqueConstraint("email", name="uq_studio_users_email"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(254))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class StudioKey(db.Model):  # type: ignore[name-defined,misc]
+    """The key that signs the studio's QA links: only the newest verifies, so adding one revokes every link."""
+
+    __tablename__ = "studio_keys"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    secret: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ErasedVisitor(db.Model):  # type: ignore[name-defined,misc]
+    """A visitor erased recently: writes of theirs still on their way are dropped, not applied.
+
+    Only the random id and the time; kept a day (the purge job), longer than any write waits.
+    """
+
+    __tablename__ = "erased_visitors"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(DateTime, index=True)

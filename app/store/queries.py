@@ -8,8 +8,8 @@ concurrent requests of the same visitor never overwrite each other.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select, update
@@ -25,6 +25,7 @@ from app.store.models import (
     BotRequests,
     Conversion,
     Decision,
+    ErasedVisitor,
     Event,
     Exposure,
     PausedRule,
@@ -110,6 +111,10 @@ class VisitorState:
     facts: ProfileFacts = field(default_factory=ProfileFacts)
     #: The holdout group stored at the first exposure; None before it.
     holdout: bool | None = None
+    #: Of the pending render keys asked about, those whose writes are stored.
+    applied: frozenset[str] = frozenset()
+    #: False for a visitor known only from their pending page views (their first write is on its way).
+    stored: bool = True
     scores: StoredScores | None = None
 
 
@@ -127,7 +132,7 @@ class StoredScores:
 _VISITOR_COLUMNS = (
     "id", "created_at", "last_seen_at", "visits", "contextual", "behavioral", "predictive", "holdout",
     "previous_visit_at", "page_views", "pricing_views", "articles_read", "clicks", "scroll_total",
-    "scroll_samples", "dwell_ms_total", "dwell_samples", "converted", "last_article", "recent_pages",
+    "scroll_samples", "dwell_ms_total", "dwell_samples", "converted", "last_article", "recent_pages", "guides_read",
 )  # fmt: skip
 
 
@@ -138,31 +143,56 @@ _FACT_COLUMNS = (
 )  # fmt: skip
 
 
-def load_visitor(visitor_id: str) -> VisitorState | None:
-    """The visitor and their whole profile in one query, or None for an unknown id.
+_LOADS: dict[tuple[str, bool], Any] = {}
 
-    A Core query into plain values (no ORM objects to track): this runs on
-    every request.
+
+def _load_statement(dialect: str, pending: bool) -> Any:
+    """The visitor read, built once per dialect: the visitor, topic interests and scores in one query.
+
+    With ``pending`` it also says which of the render keys a visitor's pending
+    cookie names are already stored (read-your-writes, see ``with_pending``).
     """
+    statement = _LOADS.get((dialect, pending))
+    if statement is not None:
+        return statement
     visitors, interests, scores = Visitor.__table__, TopicInterest.__table__, Score.__table__
-    rows = db.session.execute(
-        select(
-            *(visitors.c[name] for name in _VISITOR_COLUMNS),
-            interests.c.topic,
-            interests.c.score,
-            interests.c.articles,
-            scores.c.convert,
-            scores.c.churn,
-            scores.c.affinity,
-            scores.c.models,
-            scores.c.scored_at,
+    columns = [
+        *(visitors.c[name] for name in _VISITOR_COLUMNS),
+        interests.c.topic, interests.c.score, interests.c.articles,
+        scores.c.convert, scores.c.churn, scores.c.affinity, scores.c.models, scores.c.scored_at,
+    ]  # fmt: skip
+    if pending:
+        keys = _EXPOSURES.c.key
+        joined = func.group_concat(keys) if dialect == "sqlite" else func.string_agg(keys, ",")
+        columns.append(
+            select(joined).where(keys.in_(bindparam("pending", expanding=True))).scalar_subquery().label("applied")
         )
+    statement = (
+        select(*columns)
         .outerjoin(interests, interests.c.visitor_id == visitors.c.id)
         .outerjoin(scores, scores.c.visitor_id == visitors.c.id)
-        .where(visitors.c.id == visitor_id)
-    ).all()
-    # End the read here: the write that follows starts its own short transaction.
-    db.session.rollback()
+        .where(visitors.c.id == bindparam("visitor"))
+    )
+    _LOADS[(dialect, pending)] = statement
+    return statement
+
+
+def load_visitor(visitor_id: str, pending: Sequence[str] = ()) -> VisitorState | None:
+    """The visitor and their whole profile in one query, or None for an unknown id.
+
+    A prebuilt Core statement into plain values (no ORM objects to track): this
+    runs on every request. ``pending``: render keys whose writes may not have
+    landed yet; the state says which did (``applied``).
+    """
+    engine = db.engine
+    statement = _load_statement(engine.dialect.name, bool(pending))
+    parameters: dict[str, Any] = {"visitor": visitor_id}
+    if pending:
+        parameters["pending"] = list(pending)
+    # A connection of its own, not the session's: no unit of work to set up, and the read's
+    # transaction ends when the connection goes back to the pool.
+    with engine.connect() as connection:
+        rows = connection.execute(statement, parameters).all()
     if not rows:
         return None
     v = dict(zip(_VISITOR_COLUMNS, rows[0], strict=False))
@@ -173,6 +203,7 @@ def load_visitor(visitor_id: str) -> VisitorState | None:
         if first.scored_at is not None
         else None
     )
+    applied = frozenset((first.applied or "").split(",")) - {""} if pending else frozenset()
     return VisitorState(
         scores=stored,
         **{name: v[name] for name in ("id", "created_at", "last_seen_at", "visits", "contextual", "behavioral",
@@ -180,9 +211,57 @@ def load_visitor(visitor_id: str) -> VisitorState | None:
         facts=ProfileFacts(
             **{name: v[name] for name in _FACT_COLUMNS},
             recent_pages=tuple(v["recent_pages"] or ()),
+            guides_read=tuple(v["guides_read"] or ()),
             interests=topics,
         ),
+        applied=applied,
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PendingView:
+    """A page view this visitor made whose write may not have landed yet (from their pending cookie)."""
+
+    key: str
+    at: datetime
+    view: PageView
+
+
+def with_pending(state: VisitorState, pending: Sequence[PendingView]) -> VisitorState:
+    """The state as it will be once the visitor's own pending page views land (read-your-writes).
+
+    The same arithmetic the write applies, done in memory for the views the
+    read did not find stored yet.
+    """
+    facts = state.facts
+    last_seen, visits, previous = state.last_seen_at, state.visits, facts.previous_visit_at
+    for item in sorted(pending, key=lambda p: p.at):
+        if item.key in state.applied:
+            continue
+        view, at = item.view, item.at
+        if at - last_seen > VISIT_GAP:
+            visits, previous = visits + 1, last_seen
+        last_seen = max(last_seen, at)
+        recent = (view.path, *(p for p in facts.recent_pages if p != view.path))[:RECENT_PAGES]
+        new_guide = view.article and view.path not in facts.guides_read
+        interests = dict(facts.interests)
+        weight = WEIGHTS["view"] * growth(at)
+        for topic in view.topics:
+            score, articles = interests.get(topic, (0.0, 0))
+            interests[topic] = (score + weight, articles + (1 if new_guide else 0))
+        facts = replace(
+            facts,
+            visits=visits,
+            previous_visit_at=previous,
+            page_views=facts.page_views + 1,
+            pricing_views=facts.pricing_views + view.pricing,
+            articles_read=facts.articles_read + view.article,
+            last_article=view.path if view.article else facts.last_article,
+            recent_pages=recent,
+            guides_read=(*facts.guides_read, view.path) if new_guide else facts.guides_read,
+            interests=interests,
+        )
+    return replace(state, last_seen_at=last_seen, visits=visits, facts=facts)
 
 
 class VisitorGone(Exception):
@@ -191,7 +270,7 @@ class VisitorGone(Exception):
 
 def _touch(visitor_id: str, state: VisitorState | None, now: datetime) -> None:
     """Create the visitor, or count a new visit after a gap; :class:`VisitorGone` if erased meanwhile."""
-    if state is None:
+    if state is None or not state.stored:
         db.session.execute(
             _insert(Visitor)
             .values(id=visitor_id, created_at=now, last_seen_at=now, visits=1, recent_pages=[])
@@ -294,78 +373,44 @@ class PageView:
     pricing: bool
 
 
-def record_render(
+def render_write(
     visitor_id: str,
     state: VisitorState | None,
     decision: PageDecision,
     now: datetime,
     *,
+    key: str,
     view: PageView,
     profile: bool,
     gpc: bool = False,
     context: ExposureContext | None = None,
-) -> bool:
-    """Record a render: the exposure (every block in one row) and, with ``profile``, the page view.
+) -> dict[str, Any]:
+    """The write entry of a render: the exposure (every block), its decisions and, with ``profile``, the page view.
 
-    One short transaction: one statement for the visitor (visit, recency and
-    profile together), one for the exposure, and one upsert when the page has
-    topics. ``profile`` is False when the visitor switched behavioral
-    personalization off: then no profile is built. The visitor's holdout
-    group is stored with their first exposure.
-
-    Returns False, recording nothing, when the visitor was erased while this
-    request was in flight (their data must not come back).
+    ``profile`` is False when the visitor switched behavioral personalization
+    off: then no profile is built. The visitor's holdout group is stored with
+    their first exposure. Applied by ``app.store.writes`` (at once, from the
+    buffer or from the stream), idempotently by ``key``.
     """
-    connection = db.session.connection()
-    counts: dict[str, Any] = {}
-    if profile:
-        recent = [view.path, *(p for p in (state.facts.recent_pages if state else ()) if p != view.path)]
-        counts = {"page_views": 1, "recent_pages": recent[:RECENT_PAGES]}
-        if view.pricing:
-            counts["pricing_views"] = 1
-        if view.article:
-            counts.update(articles_read=1, last_article=view.path)
-    if state is None:
-        connection.execute(
-            _insert(_V)
-            .values(id=visitor_id, created_at=now, last_seen_at=now, visits=1, gpc=gpc, holdout=decision.holdout,
-                    **{"recent_pages": [], **counts})
-            .on_conflict_do_nothing(index_elements=[_V.c.id])
-        )  # fmt: skip
-    else:
-        values: dict[str, Any] = {"last_seen_at": now, "gpc": gpc}
-        if state.holdout is None:
-            values["holdout"] = decision.holdout
-        if now - state.last_seen_at > VISIT_GAP:
-            values.update(visits=_V.c.visits + 1, previous_visit_at=state.last_seen_at)
-        for column, value in counts.items():
-            values[column] = _V.c[column] + value if isinstance(value, int) else value
-        if not connection.execute(update(_V).where(_V.c.id == visitor_id).values(values)).rowcount:
-            db.session.rollback()
-            return False
+    from app.store.writes import render_entry
+
     blocks, decisions = _measurement(decision)
-    exposure_id = connection.execute(
-        _EXPOSURE_INSERT,
-        {
-            "visitor_id": visitor_id,
-            "path": decision.path,
-            "holdout": decision.holdout,
-            "blocks": blocks,
-            "created_at": now,
-            **(context.columns() if context is not None else {}),
-        },
-    ).scalar_one()
-    if decisions:
-        connection.execute(
-            _DECISIONS.insert(),
-            [{**d, "exposure_id": exposure_id, "visitor_id": visitor_id, "created_at": now, "path": decision.path}
-             for d in decisions],
-        )  # fmt: skip
-    if profile and view.topics:
-        weight = WEIGHTS["view"] * growth(now)
-        _add_interest(visitor_id, {t: (weight, 1 if view.article else 0) for t in view.topics})
-    db.session.commit()
-    return True
+    return render_entry(
+        key=key,
+        visitor=visitor_id,
+        new=state is None or not state.stored,
+        at=now,
+        gpc=gpc,
+        holdout=decision.holdout,
+        profile=profile,
+        path=view.path,
+        topics=view.topics,
+        article=view.article,
+        pricing=view.pricing,
+        blocks=blocks,
+        decisions=decisions,
+        context=context.columns() if context is not None else {},
+    )
 
 
 #: The fields of a beacon event as stored and exported (besides id, visitor and time).
@@ -386,6 +431,28 @@ class NewEvent:
     ms: int | None = None
     #: Topics of the page (dwell, scroll) or block (click), for the profile.
     topics: tuple[str, ...] = ()
+
+
+def known_event_ids(visitor_id: str, event_ids: Sequence[str]) -> set[str]:
+    """Which of these event ids the visitor's stored events already have (one indexed read)."""
+    if not event_ids:
+        return set()
+    found = set(
+        db.session.execute(
+            select(Event.event_id).where(Event.visitor_id == visitor_id, Event.event_id.in_(list(event_ids)))
+        ).scalars()
+    )
+    db.session.rollback()
+    return found
+
+
+def events_write(visitor_id: str, events: Sequence[NewEvent], now: datetime, *, profile: bool, new: bool) -> dict:  # type: ignore[type-arg]
+    """The write entry of a batch of validated events (applied by ``app.store.writes``, idempotently by id)."""
+    from app.store.writes import events_entry
+
+    rows = [{"event_id": e.event_id, **{f: getattr(e, f) for f in EVENT_FIELDS}, "topics": list(e.topics)}
+            for e in events]  # fmt: skip
+    return events_entry(visitor_id, now, rows, profile=profile, new=new)
 
 
 def record_events(visitor_id: str, events: Sequence[NewEvent], now: datetime, *, profile: bool) -> set[str]:
@@ -550,6 +617,12 @@ def erase_visitor(visitor_id: str, *, successor: str | None = None, now: datetim
         db.session.execute(delete(model).where(model.visitor_id == visitor_id))
     db.session.execute(delete(RateLimit).where(RateLimit.key == f"visitor:{visitor_id}"))
     db.session.execute(delete(Visitor).where(Visitor.id == visitor_id))
+    # A write of theirs still on its way (the buffer, the stream) must not bring them back.
+    db.session.execute(
+        _insert(ErasedVisitor)
+        .values(id=visitor_id, erased_at=now or datetime.now(UTC).replace(tzinfo=None))
+        .on_conflict_do_nothing(index_elements=[ErasedVisitor.id])
+    )
     if kept:
         assert successor is not None and now is not None
         db.session.execute(
@@ -765,11 +838,13 @@ def hit_rate_limits(limits: Sequence[tuple[str, int]], now: datetime) -> int | N
 
 
 def purge(now: datetime) -> dict[str, int]:
-    """Delete the rate-limit windows that no longer weigh in any limit (all but this minute and the last)."""
+    """Delete the rate-limit windows that no longer weigh in any limit (all but this minute and the last),
+    and erasure marks older than a day (no write waits that long)."""
     current, _ = _minute(now)
     windows = db.session.execute(delete(RateLimit).where(RateLimit.window < current - 1)).rowcount
+    marks = db.session.execute(delete(ErasedVisitor).where(ErasedVisitor.erased_at < now - timedelta(days=1))).rowcount
     db.session.commit()
-    return {"rate_limit_windows": windows or 0}
+    return {"rate_limit_windows": windows or 0, "erasure_marks": marks or 0}
 
 
 @dataclass(frozen=True)

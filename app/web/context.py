@@ -23,9 +23,14 @@ from app.engine import Context
 from app.web.device import ClientHints, classify, device_class
 
 VISITOR_COOKIE = "tessera_vid"
+#: The visitor's own page views whose writes may not have landed yet (read-your-writes).
+PENDING_COOKIE = "tessera_pending"
+#: At most this many pending views are carried.
+PENDING_LIMIT = 4
 TZ_COOKIE = "tz"
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _VISITOR_ID = re.compile(r"^[0-9a-f]{32}$")
+_KEY = re.compile(r"^[0-9a-f]{32}\Z")
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,8 @@ class RequestInfo:
     country: str | None
     language: str | None
     referrer: str | None
+    #: (render key, path, unix time) of the visitor's pending page views, oldest first.
+    pending: tuple[tuple[str, str, int], ...] = ()
 
 
 # ---------------------------------------------------------------- device
@@ -130,15 +137,39 @@ def read_visitor_cookie(request: Request, secret_keys: tuple[str, ...]) -> str |
     return value if isinstance(value, str) and _VISITOR_ID.match(value) else None
 
 
+def read_pending_cookie(request: Request, secret_keys: tuple[str, ...]) -> tuple[tuple[str, str, int], ...]:
+    """The pending page views from the signed cookie; empty when absent, forged or malformed."""
+    raw = request.cookies.get(PENDING_COOKIE)
+    if not raw or len(raw) > 2000:
+        return ()
+    try:
+        value = _serializer(secret_keys, "tessera-pending").loads(raw)
+    except BadSignature:
+        return ()
+    if not isinstance(value, list):
+        return ()
+    found = []
+    for item in value[-PENDING_LIMIT:]:
+        if (isinstance(item, list) and len(item) == 3 and isinstance(item[0], str) and _KEY.match(item[0])
+                and isinstance(item[1], str) and item[1].startswith("/") and len(item[1]) <= 200
+                and isinstance(item[2], int)):  # fmt: skip
+            found.append((item[0], item[1], item[2]))
+    return tuple(found)
+
+
+def sign_pending(pending: list[tuple[str, str, int]], secret_keys: tuple[str, ...]) -> str:
+    return _serializer(secret_keys, "tessera-pending").dumps([list(p) for p in pending[-PENDING_LIMIT:]])
+
+
 def sign_visitor_id(visitor_id: str, secret_keys: tuple[str, ...]) -> str:
     """Sign with the newest key."""
     return _serializer(secret_keys).dumps(visitor_id)
 
 
-@functools.lru_cache(maxsize=8)
-def _serializer(secret_keys: tuple[str, ...]) -> URLSafeSerializer:
+@functools.lru_cache(maxsize=16)
+def _serializer(secret_keys: tuple[str, ...], salt: str = "tessera-visitor") -> URLSafeSerializer:
     # itsdangerous takes the keys oldest first and signs with the last.
-    return URLSafeSerializer(list(reversed(secret_keys)), salt="tessera-visitor")
+    return URLSafeSerializer(list(reversed(secret_keys)), salt=salt)
 
 
 def read_request(request: Request, *, secret_keys: tuple[str, ...], geo_header: str | None) -> RequestInfo:
@@ -168,6 +199,7 @@ def read_request(request: Request, *, secret_keys: tuple[str, ...], geo_header: 
         method=request.method,
         device=device,
         visitor_id=None if bot else read_visitor_cookie(request, secret_keys),
+        pending=() if bot else read_pending_cookie(request, secret_keys),
         gpc=request.headers.get("Sec-GPC", "").strip() == "1",
         timezone=valid_zone(request.cookies.get(TZ_COOKIE)),
         country=country,

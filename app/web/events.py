@@ -29,6 +29,7 @@ from werkzeug.wrappers import Response
 from app import metrics, store
 from app.content import Site, current_site
 from app.extensions import csrf
+from app.store import ratelimit
 from app.web.visit import current_visit
 
 bp = Blueprint("events", __name__)
@@ -247,7 +248,7 @@ def ingest() -> tuple[Response, int]:
     limits = [(_address_key(request.remote_addr), current_app.config["RATE_LIMIT_ADDRESS"])]
     if visit.state is not None:
         limits.append((f"visitor:{visit.visitor_id}", current_app.config["RATE_LIMIT_VISITOR"]))
-    retry = store.hit_rate_limits(limits, visit.now)
+    retry = ratelimit.hit(limits, visit.now)
     if retry is not None:
         response, status = _error(429, "rate_limited", "too many requests; try again later")
         response.headers["Retry-After"] = str(retry)
@@ -255,7 +256,7 @@ def ingest() -> tuple[Response, int]:
     if visit.is_bot:
         store.count_bot_request(visit.now.date())
         return _error(403, "bot", "automated clients are not tracked")
-    if visit.state is None:
+    if visit.state is None or visit.new_cookie:
         return _error(403, "no_visitor", "no visitor: events come from a page of this site, after it has loaded")
     if not visit.preferences.behavioral:
         return _error(403, "behavioral_off", "behavioral personalization is off for this visitor, so nothing is stored")
@@ -277,10 +278,21 @@ def ingest() -> tuple[Response, int]:
         else:
             valid.append(result)
     assert visit.visitor_id is not None
-    stored = store.record_events(visit.visitor_id, valid, visit.now, profile=True)
+    writer = current_app.extensions["tessera.writer"]
+    if writer.mode == "direct":
+        accepted = len(store.record_events(visit.visitor_id, valid, visit.now, profile=True))
+    else:
+        # The write leaves the request: what is new is known now from the stored ids (a retry
+        # racing its original may be answered "accepted" twice; it is stored once all the same).
+        known = store.known_event_ids(visit.visitor_id, [e.event_id for e in valid]) if visit.state.stored else set()
+        fresh = [e for e in valid if e.event_id not in known]
+        if fresh:
+            writer.submit(store.events_write(visit.visitor_id, fresh, visit.now, profile=True,
+                                             new=not visit.state.stored))  # fmt: skip
+        accepted = len(fresh)
     metrics.EVENT_REQUESTS.labels("ok").inc()
-    metrics.EVENTS.labels("accepted", "").inc(len(stored))
-    metrics.EVENTS.labels("duplicate", "").inc(len(valid) - len(stored))
+    metrics.EVENTS.labels("accepted", "").inc(accepted)
+    metrics.EVENTS.labels("duplicate", "").inc(len(valid) - accepted)
     for rejection in rejected:
         metrics.EVENTS.labels("rejected", rejection["code"]).inc()
-    return jsonify(accepted=len(stored), duplicates=len(valid) - len(stored), rejected=rejected), 200
+    return jsonify(accepted=accepted, duplicates=len(valid) - accepted, rejected=rejected), 200

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+import uuid
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, session
+from flask import Blueprint, abort, current_app, redirect, request, session
 from werkzeug.wrappers import Response
 
 from app import metrics, store
 from app.content import Page, Site, current_site
-from app.engine import Context, Explanation, PageDecision, Profile, Scores, decide, explain
-from app.engine.model import BlockDecision, Experiments
-from app.web.context import country_names
+from app.engine import Context, PageDecision, Profile, Scores, decide
+from app.engine.model import Experiments
 from app.web.experiments import current_experiments
+from app.web.render import fast_render
 from app.web.visit import Visit, current_visit, database_failed
 
 bp = Blueprint("pages", __name__)
@@ -25,68 +26,6 @@ COMPANY_SIZES = ("1-10", "11-50", "51-200", "201+")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 #: NUL and other control characters: PostgreSQL refuses NUL in text, and none belongs in a name.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-@dataclass(frozen=True)
-class RenderedBlock:
-    """What a component template reads: the decision plus its explanation."""
-
-    decision: BlockDecision
-    why: Explanation | None
-    page_path: str
-
-    block = property(lambda self: self.decision.block)
-    component = property(lambda self: self.decision.component)
-    variant = property(lambda self: self.decision.variant.id)
-    layer = property(lambda self: self.decision.layer)
-    topics = property(lambda self: self.decision.topics)
-    template = property(lambda self: f"components/{self.decision.component}.html")
-
-    @property
-    def label(self) -> str:
-        """How a visitor would name this section: its kind, and its heading when it has one."""
-        kind = _SECTION_NAMES.get(self.decision.component, "section")
-        heading = self.decision.variant.fields.get("headline") or self.decision.variant.fields.get("heading")
-        return f"The {kind} “{heading}”" if heading else f"The {kind}"
-
-    @property
-    def fields(self) -> Mapping[str, Any]:
-        fields = self.decision.variant.fields
-        if self.decision.component == "article_list":
-            # A shared "related articles" block never points at the page it is on.
-            articles = [a for a in fields["articles"] if a["href"] != self.page_path]
-            return {**fields, "articles": articles}
-        return fields
-
-
-#: What each component is, in a visitor's words (for the page's list of explanations).
-_SECTION_NAMES = {
-    "hero": "banner",
-    "announcement": "announcement",
-    "feature_grid": "section",
-    "cta_banner": "call to action",
-    "testimonial": "testimonial",
-    "article_list": "list of guides",
-    "pricing_table": "plans",
-    "onboarding_steps": "steps",
-}
-
-_names: tuple[Site, dict[str, str]] | None = None
-
-
-def explanation_names(site: Site) -> dict[str, str]:
-    """Display names for explanations: countries, and page titles for ``page:<path>``.
-
-    Built once per content snapshot, not per request.
-    """
-    global _names
-    cached = _names
-    if cached is not None and cached[0] is site:
-        return cached[1]
-    names = dict(country_names())
-    names.update({f"page:{p.path}": p.title for p in site.pages.values()})
-    _names = (site, names)
-    return names
 
 
 @dataclass(frozen=True)
@@ -142,7 +81,7 @@ def render_page(page: Page, status: int = 200, **extra: Any) -> tuple[str, int]:
     if visit.is_bot:
         # No session cookie for bots: a CSRF token would create one, and bots cannot sign up.
         extra["csrf_token"] = lambda: ""
-    html = render_decision(site, page, decision, **extra)
+    html = fast_render(site, page, decision, **extra)
     if visit.info.method != "HEAD" and not visit.offline:  # a HEAD request shows nobody anything
         try:
             _record(page, visit, resolved)
@@ -150,29 +89,6 @@ def render_page(page: Page, status: int = 200, **extra: Any) -> tuple[str, int]:
             database_failed(error)  # the page is rendered: show it, unrecorded
     metrics.observe_page(decision, offline=visit.offline)
     return html, status
-
-
-def render_decision(site: Site, page: Page, decision: PageDecision, **extra: Any) -> str:
-    """The page's HTML for a decision, with every block's explanation: nothing read, nothing recorded.
-
-    The studio's preview renders through here too, with a hand-built decision.
-    """
-    names = explanation_names(site)
-    flexible = [slot.block for slot in page.spec.slots if not slot.pinned]
-    shown_flexible = [b.block for b in decision.blocks if b.block in flexible]
-    blocks = []
-    for b in decision.blocks:
-        placement = "here"
-        if b.moved is not None and b.block in flexible:
-            now_at, was_at = shown_flexible.index(b.block), flexible.index(b.block)
-            if now_at == 0:
-                placement = "first"
-            elif now_at != was_at:
-                placement = "higher up" if now_at < was_at else "further down"
-        blocks.append(RenderedBlock(b, explain(b, names, placement=placement), page.path))
-    if page.layout == "guides":
-        extra.update(guides=site.guides(), topics=site.topics)
-    return render_template(f"pages/{page.layout}.html", page=page, blocks=blocks, **extra)
 
 
 def _record(page: Page, visit: Visit, resolved: Resolved) -> None:
@@ -186,16 +102,25 @@ def _record(page: Page, visit: Visit, resolved: Resolved) -> None:
         article=page.layout == "article",
         pricing=page.path == "/pricing",
     )
-    store.record_render(
-        visit.visitor_id,
-        visit.state,
-        resolved.decision,
-        visit.now,
-        view=view,
-        profile=visit.tracked,
-        gpc=visit.info.gpc,
-        context=exposure_context(resolved),
+    key = uuid.uuid4().hex
+    writer = current_app.extensions["tessera.writer"]
+    writer.submit(
+        store.render_write(
+            visit.visitor_id,
+            visit.state,
+            resolved.decision,
+            visit.now,
+            key=key,
+            view=view,
+            profile=visit.tracked,
+            gpc=visit.info.gpc,
+            context=exposure_context(resolved),
+        )
     )
+    if writer.mode != "direct":
+        # Until the write lands, the visitor's next page counts this view from their pending cookie.
+        at = int(visit.now.replace(tzinfo=UTC).timestamp())
+        visit.pending_out = [*visit.pending, (key, page.path, at)]
 
 
 def _page_for(path: str) -> Page:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import Response, current_app, g, request
 from werkzeug.exceptions import ServiceUnavailable
@@ -18,10 +18,12 @@ from app.engine.scores import build_scores
 from app.extensions import db
 from app.store import VisitorState
 from app.web.context import (
+    PENDING_COOKIE,
     VISITOR_COOKIE,
     RequestInfo,
     build_context,
     read_request,
+    sign_pending,
     sign_visitor_id,
 )
 
@@ -52,6 +54,10 @@ class Visit:
     new_cookie: bool
     now: datetime
     offline: bool = False
+    #: The visitor's page views still on their way to the database, carried in their pending cookie.
+    pending: tuple[tuple[str, str, int], ...] = ()
+    #: The pending cookie to send back (None: leave it as it is).
+    pending_out: list[tuple[str, str, int]] | None = None
 
     @property
     def is_bot(self) -> bool:
@@ -176,19 +182,52 @@ def _read_visit() -> Visit:
     new_cookie = False
     visitor_id = info.visitor_id
     offline = store.health.is_broken()
+    pending = info.pending if visitor_id is not None else ()
     if not offline:
         try:
             store.ready()
             if visitor_id is not None:
-                state = store.load_visitor(visitor_id)
+                state = store.load_visitor(visitor_id, [key for key, _, _ in pending])
         except store.health.UNAVAILABLE as error:
-            store.health.forget(db.session, error)
+            database_failed(error)
             offline = True
+    if visitor_id is not None and pending and not offline:
+        # Read-your-writes: this visitor's own last page views count already, landed or not
+        # (a first page view still on its way means a visitor we know, not a new one).
+        views = _pending_views(pending)
+        if state is None and views:
+            first = min(v.at for v in views)
+            state = store.VisitorState(
+                id=visitor_id, created_at=first, last_seen_at=first, visits=1,
+                contextual=None, behavioral=None, predictive=None, stored=False,
+            )  # fmt: skip
+        if state is not None:
+            state = store.with_pending(state, views)
+        pending = tuple(p for p in pending if state is None or p[0] not in state.applied)
     if info.device != "bot" and not offline and (visitor_id is None or state is None):
         # No cookie, a forged one, or an id we no longer hold: start fresh.
         visitor_id = new_visitor_id()
         new_cookie = True
-    return Visit(info=info, visitor_id=visitor_id, state=state, new_cookie=new_cookie, now=now, offline=offline)
+    return Visit(
+        info=info, visitor_id=visitor_id, state=state, new_cookie=new_cookie, now=now, offline=offline,
+        pending=pending if state is not None else (),
+    )  # fmt: skip
+
+
+def _pending_views(pending: tuple[tuple[str, str, int], ...]) -> list[store.PendingView]:
+    from app.content import current_site
+
+    pages = current_site().pages
+    views = []
+    for key, path, at in pending:
+        page = pages.get(path)
+        if page is None:
+            continue
+        view = store.PageView(
+            path=path, topics=page.topics, article=page.layout == "article", pricing=path == "/pricing"
+        )
+        views.append(store.PendingView(key=key, at=datetime.fromtimestamp(at, UTC).replace(tzinfo=None), view=view))
+    return views
 
 
 def restart_visit(visitor_id: str) -> Visit:
@@ -197,12 +236,25 @@ def restart_visit(visitor_id: str) -> Visit:
     visit.visitor_id = visitor_id
     visit.state = None
     visit.new_cookie = True
+    visit.pending, visit.pending_out = (), []  # the old id's pending views go with it
     return visit
 
 
 def set_visitor_cookie(response: Response) -> Response:
-    """After each request: give a new visitor their signed, HttpOnly id cookie."""
+    """After each request: give a new visitor their signed, HttpOnly id cookie (and the pending one)."""
     visit: Visit | None = g.get("tessera_visit")
+    if visit is not None and visit.pending_out is not None:
+        if visit.pending_out:
+            response.set_cookie(
+                PENDING_COOKIE,
+                sign_pending(visit.pending_out, current_app.config["SECRET_KEYS"]),
+                max_age=3600,
+                httponly=True,
+                samesite="Lax",
+                secure=current_app.config["COOKIE_SECURE"],
+            )
+        else:
+            response.delete_cookie(PENDING_COOKIE)
     if visit is not None and visit.new_cookie and visit.visitor_id is not None:
         response.set_cookie(
             VISITOR_COOKIE,

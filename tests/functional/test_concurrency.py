@@ -25,7 +25,9 @@ PER_BATCH = 50
 def _worker(url: str, results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     from app import create_app
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test-secret-key", "SCHEDULER": "off"})
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test-secret-key", "SCHEDULER": "off", "WRITES": "direct"}
+    )
     client = app.test_client()
     client.get("/", headers={"User-Agent": DESKTOP})
     accepted, statuses = 0, []

@@ -15,7 +15,7 @@ from flask import Flask, render_template_string
 
 from app.content import ContentStore, current_site
 from app.engine.model import BlockDecision
-from app.web.pages import RenderedBlock
+from app.web.render import RenderedBlock
 from tests.conftest import DESKTOP, IPHONE, ROOT, blocks, database_url, dispose, get, make_app, soup, zone_at
 
 DAY = zone_at({13, 14, 15})

@@ -331,8 +331,9 @@ def test_rate_limit_per_address_holds_across_visitors(tmp_path) -> None:  # type
 
 def test_rate_limits_hold_across_app_instances(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Two app instances (two processes' worth of state) share one count in the database."""
-    first = make_app(tmp_path, RATE_LIMIT_VISITOR=2)
-    second = make_app(tmp_path, RATE_LIMIT_VISITOR=2)
+    shared = f"tessera-test-{uuid.uuid4().hex[:12]}"  # with REDIS_URL: one set of counters, as across hosts
+    first = make_app(tmp_path, RATE_LIMIT_VISITOR=2, REDIS_PREFIX=shared)
+    second = make_app(tmp_path, RATE_LIMIT_VISITOR=2, REDIS_PREFIX=shared)
     try:
         client = first.test_client()
         get(client, "/")
@@ -525,11 +526,11 @@ def test_purge_keeps_the_window_that_the_limit_still_weighs(tmp_path) -> None:  
         dispose(app)
 
 
-def _limited_worker(url: str, cookie: str, start, results) -> None:  # type: ignore[no-untyped-def]
+def _limited_worker(url: str, cookie: str, prefix: str, start, results) -> None:  # type: ignore[no-untyped-def]
     from app import create_app
 
     config = {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test-secret-key", "SCHEDULER": "off",
-              "RATE_LIMIT_VISITOR": 20}  # fmt: skip
+              "RATE_LIMIT_VISITOR": 20, "WRITES": "direct", "REDIS_PREFIX": prefix}  # fmt: skip
     client = create_app(config).test_client()
     client.set_cookie("tessera_vid", cookie)
     start.wait(timeout=60)
@@ -544,8 +545,10 @@ def test_processes_at_once_share_one_limit(tmp_path) -> None:  # type: ignore[no
     client = app.test_client()
     get(client, "/")
     cookie = client.get_cookie("tessera_vid").value
+    prefix = app.config["REDIS_PREFIX"]
     workers = [
-        context.Process(target=_limited_worker, args=(database_url(tmp_path), cookie, start, results)) for _ in range(4)
+        context.Process(target=_limited_worker, args=(database_url(tmp_path), cookie, prefix, start, results))
+        for _ in range(4)
     ]
     try:
         for w in workers:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections import Counter
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from flask import Flask
@@ -72,7 +74,10 @@ def test_a_rules_control_group_sees_the_fallback_and_every_block_is_recorded(tmp
 
 def test_the_learn_job_shifts_a_segments_traffic_to_what_works_there(tmp_path: Path) -> None:
     """Phone visitors click the "phone" call to action and nothing else: the allocation follows."""
-    app = make_app(tmp_path)
+    # A weekday night where the visitors are (New York, from their address): the default, "phone" and
+    # "late-night" are the candidates, whatever the time of the test run.
+    night, started = datetime(2026, 11, 25, 4, 30), time.monotonic()  # UTC: Tuesday 23:30 in New York
+    app = make_app(tmp_path, CLOCK=lambda: night + timedelta(seconds=time.monotonic() - started))
     try:
         first = Counter()
         for _ in range(240):
@@ -100,7 +105,8 @@ def test_the_learn_job_shifts_a_segments_traffic_to_what_works_there(tmp_path: P
         block = next(b for b in value["learning"] if b["block"] == "home-cta")
         favourite = {e["estimator"]: e for e in block["policies"]["learned favourite per segment"]}
         default = {e["estimator"]: e for e in block["policies"]["always the default"]}
-        assert favourite["snips"]["value"] is not None and favourite["snips"]["value"] > 0.5
+        # Phone visitors clicked the phone CTA before the learn job ran (not after): about half its draws paid off.
+        assert favourite["snips"]["value"] is not None and favourite["snips"]["value"] > 0.3
         low = favourite["snips"]["low"]
         # The default was drawn too rarely after learning to say much: the estimate says so, or is lower.
         assert (

@@ -41,7 +41,7 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
 def _app(url: str, **config: object) -> Flask:
     return create_app(
         {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test-secret-key", "SCHEDULER": "off", "TESTING": True,
-         "SERVER_TIMEZONE": "UTC", "RULE_CONTROL_SHARE": 0.0, **config}
+         "SERVER_TIMEZONE": "UTC", "RULE_CONTROL_SHARE": 0.0, "WRITES": "direct", **config}
     )  # fmt: skip
 
 

@@ -254,8 +254,8 @@ def _erased_while_in_flight(monkeypatch) -> None:  # type: ignore[no-untyped-def
 
     real = store.load_visitor
 
-    def load_then_erase(visitor_id: str):  # type: ignore[no-untyped-def]
-        state = real(visitor_id)
+    def load_then_erase(visitor_id: str, pending=()):  # type: ignore[no-untyped-def]
+        state = real(visitor_id, pending)
         store.erase_visitor(visitor_id)
         monkeypatch.setattr(store, "load_visitor", real)
         return state

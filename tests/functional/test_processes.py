@@ -62,7 +62,8 @@ def test_workers_and_scheduler_start_together_on_a_new_database(new_database: st
         try:
             with engine.connect() as connection:
                 assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == head_revision()
-                assert connection.execute(select(func.count()).select_from(Exposure)).scalar() >= 24
+                # The workers' writes leave the request: they land within a flush interval.
+                wait_until(lambda: _count(engine, Exposure) >= 24, 10)
                 # The scheduler came up too and ran its purge on the new schema.
                 wait_until(
                     lambda: connection.execute(text("SELECT count(*) FROM job_runs WHERE status = 'ok'")).scalar(),
@@ -78,9 +79,17 @@ def test_workers_and_scheduler_start_together_on_a_new_database(new_database: st
         server.stop()
 
 
-def _visitor_cookie(response_headers: dict[str, str]) -> str:
-    cookie = SimpleCookie(response_headers.get("Set-Cookie", ""))
-    return f"tessera_vid={cookie['tessera_vid'].value}"
+def _count(engine, model) -> int:  # type: ignore[no-untyped-def]
+    with engine.connect() as connection:  # a new snapshot every time
+        return int(connection.execute(select(func.count()).select_from(model)).scalar() or 0)
+
+
+def _visitor_cookie(response) -> str:  # type: ignore[no-untyped-def]
+    for header in response.cookies:
+        cookie = SimpleCookie(header)
+        if "tessera_vid" in cookie:
+            return f"tessera_vid={cookie['tessera_vid'].value}"
+    raise AssertionError(f"no visitor cookie in {response.cookies}")
 
 
 def _hero_layer(body: str) -> str:
@@ -99,7 +108,9 @@ def test_the_site_outlives_a_database_outage_during_which_a_worker_restarted(tmp
         try:
             wait_until(lambda: fetch(server.url + "/", timeout=5).status == 200, timeout=60)
             first = fetch(server.url + "/", headers={"User-Agent": IPHONE})
-            phone = {"User-Agent": IPHONE, "Cookie": _visitor_cookie(first.headers)}
+            phone = {"User-Agent": IPHONE, "Cookie": _visitor_cookie(first)}
+            # This client sends back only the visitor cookie (not the pending one): let the first write land.
+            wait_until(lambda: _count(engine, Visitor) == 1, 10)
             assert _hero_layer(fetch(server.url + "/", headers=phone).body) == "contextual"
 
             # 1. The database hangs with connections open in the pool: nobody waits for
@@ -152,8 +163,7 @@ def test_the_site_outlives_a_database_outage_during_which_a_worker_restarted(tmp
             answers = [fetch(server.url + "/", headers=phone) for _ in range(8)]
             assert [a.status for a in answers] == [200] * 8, server.output()
             assert {_hero_layer(a.body) for a in answers} == {"contextual"}
-            with engine.connect() as connection:
-                assert connection.execute(select(func.count()).select_from(Exposure)).scalar() >= 10
+            wait_until(lambda: _count(engine, Exposure) >= 10, 10)
         finally:
             server.stop()
             proxy.close()

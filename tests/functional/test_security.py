@@ -96,7 +96,12 @@ def test_rotated_keys_still_verify_old_cookies_and_forms_and_sign_with_the_newes
     from tests.conftest import database_url
 
     # The same database, restarted with a new key (make_app would empty it).
-    settings = {"SQLALCHEMY_DATABASE_URI": database_url(tmp_path), "SCHEDULER": "off", "TESTING": True}
+    settings = {
+        "SQLALCHEMY_DATABASE_URI": database_url(tmp_path),
+        "SCHEDULER": "off",
+        "TESTING": True,
+        "WRITES": "direct",
+    }
     rotated = create_app(
         {**settings, "HOLDOUT_SHARE": 0.0, "SECRET_KEY": "new-key", "SECRET_KEY_FALLBACKS": ["old-key"]}
     )

@@ -1,0 +1,484 @@
+"""Writes that leave the request path: page views with their exposures, and beacon events.
+
+A request turns what it must record into a **write entry** (plain JSON-ready
+data with its own id: the render's exposure key, or the batch's id) and hands
+it to the app's writer, in one of three modes (``TESSERA_WRITES``):
+
+- ``direct``: applied at once, inside the request (one short transaction).
+- ``buffer``, the embedded default: appended to a bounded in-process buffer
+  that a background thread applies in batches every ``FLUSH_SECONDS`` and on
+  a clean shutdown. A full buffer makes the request apply its own entry
+  (back-pressure, never loss). On ``kill -9`` a worker loses at most the
+  entries of its last flush interval; on a clean shutdown, nothing.
+- ``stream``, with ``REDIS_URL``: appended to a Redis stream (``XADD``) that
+  ``flask --app wsgi jobs ingest`` consumes in batches through a consumer
+  group, acknowledging each batch after its commit; a consumer that dies
+  leaves its entries pending, and another takes them over (``XAUTOCLAIM``).
+  Nothing acknowledged to the visitor's request is lost when a worker or
+  the consumer is killed (Redis is the durable hand-off; see the README for
+  Redis's own persistence).
+
+Applying is idempotent: a render's exposure key and an event's id are unique,
+and a render whose exposure exists is skipped whole, so a retried batch or a
+redelivered entry changes nothing. Entries of a visitor erased meanwhile are
+dropped. The derived facts (a new visit after a 30-minute gap, the recent
+pages, the distinct guides read) are computed when the entry is applied,
+from the stored row, so entries that arrive late or out of order still count
+once.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from collections import defaultdict, deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import select, update
+
+from app.engine.profile import WEIGHTS, growth
+from app.extensions import db
+from app.store.models import Decision, ErasedVisitor, Event, Exposure, TopicInterest, Visitor
+from app.store.queries import RECENT_PAGES, VISIT_GAP, _insert, _upsert_increment
+
+log = logging.getLogger(__name__)
+
+#: How often the buffer is flushed, and the most entries one batch applies.
+FLUSH_SECONDS = 0.05
+BATCH = 500
+#: A full buffer makes requests apply their own entries until the flusher catches up.
+BUFFER_LIMIT = 10_000
+#: The Redis stream and its consumer group.
+STREAM = "writes"
+GROUP = "ingest"
+#: A consumer's entries pending longer than this are taken over by another.
+CLAIM_IDLE_MS = 30_000
+
+_V, _X, _D, _EV = Visitor.__table__, Exposure.__table__, Decision.__table__, Event.__table__
+
+
+# ----------------------------------------------------------------- entries
+
+
+def render_entry(
+    *,
+    key: str,
+    visitor: str,
+    new: bool,
+    at: datetime,
+    gpc: bool,
+    holdout: bool,
+    profile: bool,
+    path: str,
+    topics: Sequence[str],
+    article: bool,
+    pricing: bool,
+    blocks: list[dict[str, Any]],
+    decisions: list[dict[str, Any]],
+    context: dict[str, Any],
+) -> dict[str, Any]:
+    """A page render to record: the exposure, its decisions, and (with ``profile``) the page view."""
+    return {
+        "kind": "render", "id": key, "visitor": visitor, "new": new, "at": at.isoformat(), "gpc": gpc,
+        "holdout": holdout, "profile": profile, "path": path, "topics": list(topics), "article": article,
+        "pricing": pricing, "blocks": blocks, "decisions": decisions, "context": context,
+    }  # fmt: skip
+
+
+def events_entry(
+    visitor: str, at: datetime, events: list[dict[str, Any]], *, profile: bool, new: bool = False
+) -> dict[str, Any]:
+    """Validated beacon events to store (each with its own id) and fold into the profile.
+
+    ``new``: the visitor's first page view may not have landed yet: the visitor is made if absent.
+    """
+    return {"kind": "events", "id": uuid.uuid4().hex, "visitor": visitor, "new": new, "at": at.isoformat(),
+            "profile": profile, "events": events}  # fmt: skip
+
+
+# -------------------------------------------------------------------- apply
+
+
+@dataclass
+class Applied:
+    renders: int = 0
+    skipped: int = 0
+    events: int = 0
+    dropped: int = 0
+
+
+def apply(entries: Sequence[dict[str, Any]]) -> Applied:
+    """Apply entries in one transaction; if that fails, one by one, dropping (and logging) what still fails."""
+    if not entries:
+        return Applied()
+    try:
+        result = _apply(entries)
+        db.session.commit()
+        return result
+    except Exception:
+        db.session.rollback()
+        if len(entries) == 1:
+            raise
+        log.warning("a batch of %d writes failed; applying them one by one", len(entries), exc_info=True)
+    total = Applied()
+    for entry in entries:
+        try:
+            one = _apply([entry])
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            log.exception("write %s of visitor %s dropped", entry.get("id"), entry.get("visitor"))
+            total.dropped += 1
+            continue
+        total.renders += one.renders
+        total.skipped += one.skipped
+        total.events += one.events
+    return total
+
+
+def _apply(entries: Sequence[dict[str, Any]]) -> Applied:
+    connection = db.session.connection()
+    result = Applied()
+    visitors = sorted({e["visitor"] for e in entries})
+    erased = set(connection.execute(select(ErasedVisitor.id).where(ErasedVisitor.id.in_(visitors))).scalars())
+    fresh = {}
+    for entry in entries:
+        if entry.get("new") and entry["visitor"] not in erased:
+            at = datetime.fromisoformat(entry["at"])
+            row = {"id": entry["visitor"], "created_at": at, "last_seen_at": at, "visits": 1,
+                   "gpc": entry.get("gpc", False), "recent_pages": []}  # fmt: skip
+            fresh.setdefault(entry["visitor"], row)
+    if fresh:
+        connection.execute(_insert(_V).on_conflict_do_nothing(index_elements=[_V.c.id]), list(fresh.values()))
+    query = select(_V.c.id, _V.c.last_seen_at, _V.c.holdout, _V.c.recent_pages, _V.c.guides_read).where(
+        _V.c.id.in_(visitors)
+    )
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update()  # two flushers never interleave one visitor's read-modify-write
+    rows = {r.id: {"last_seen_at": r.last_seen_at, "holdout": r.holdout, "recent_pages": list(r.recent_pages or []),
+                   "guides_read": list(r.guides_read or []), "changed": set()}
+            for r in connection.execute(query)}  # fmt: skip
+    renders = [e for e in entries if e["kind"] == "render"]
+    done = set()
+    if renders:
+        keys = [e["id"] for e in renders]
+        done = set(connection.execute(select(_X.c.key).where(_X.c.key.in_(keys))).scalars())
+    interest: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0])
+    for entry in entries:
+        row = rows.get(entry["visitor"])
+        if row is None or entry["visitor"] in erased:
+            result.skipped += 1  # erased meanwhile: nothing of theirs comes back
+            continue
+        if entry["kind"] == "render":
+            if entry["id"] in done:
+                result.skipped += 1  # already applied (a retried batch, a redelivered entry)
+                continue
+            done.add(entry["id"])
+            _apply_render(connection, entry, row, interest)
+            result.renders += 1
+        else:
+            result.events += _apply_events(connection, entry, interest)
+    for visitor, row in rows.items():
+        if row["changed"]:
+            connection.execute(update(_V).where(_V.c.id == visitor).values({c: row[c] for c in row["changed"]}))
+    if interest:
+        statement = _upsert_increment(TopicInterest, ("visitor_id", "topic"), ("score", "articles"))
+        connection.execute(
+            statement,
+            [{"visitor_id": v, "topic": t, "score": s, "articles": n} for (v, t), (s, n) in sorted(interest.items())],
+        )
+    return result
+
+
+def _apply_render(connection: Any, entry: dict[str, Any], row: dict[str, Any], interest: dict) -> None:  # type: ignore[type-arg]
+    at = datetime.fromisoformat(entry["at"])
+    visitor = entry["visitor"]
+    values: dict[str, Any] = {"gpc": entry["gpc"]}
+    last = row["last_seen_at"]
+    if at - last > VISIT_GAP:
+        values.update(visits=_V.c.visits + 1, previous_visit_at=last)
+    if at > last:
+        row["last_seen_at"] = at
+        row["changed"].add("last_seen_at")
+    if row["holdout"] is None:
+        row["holdout"] = entry["holdout"]
+        row["changed"].add("holdout")
+    new_guide = False
+    if entry["profile"]:
+        path = entry["path"]
+        values["page_views"] = _V.c.page_views + 1
+        if entry["pricing"]:
+            values["pricing_views"] = _V.c.pricing_views + 1
+        if entry["article"]:
+            values.update(articles_read=_V.c.articles_read + 1, last_article=path)
+            if path not in row["guides_read"]:
+                row["guides_read"].append(path)
+                row["changed"].add("guides_read")
+                new_guide = True
+        row["recent_pages"] = [path, *(p for p in row["recent_pages"] if p != path)][:RECENT_PAGES]
+        row["changed"].add("recent_pages")
+    connection.execute(update(_V).where(_V.c.id == visitor).values(values))
+    exposure_id = connection.execute(
+        _X.insert().returning(_X.c.id),
+        {"key": entry["id"], "visitor_id": visitor, "path": entry["path"], "holdout": entry["holdout"],
+         "blocks": entry["blocks"], "created_at": at, **entry["context"]},
+    ).scalar_one()  # fmt: skip
+    if entry["decisions"]:
+        connection.execute(
+            _D.insert(),
+            [{**d, "exposure_id": exposure_id, "visitor_id": visitor, "created_at": at, "path": entry["path"]}
+             for d in entry["decisions"]],
+        )  # fmt: skip
+    if entry["profile"] and entry["topics"]:
+        weight = WEIGHTS["view"] * growth(at)
+        for topic in entry["topics"]:
+            slot = interest[(visitor, topic)]
+            slot[0] += weight
+            slot[1] += 1 if new_guide else 0
+
+
+def _apply_events(connection: Any, entry: dict[str, Any], interest: dict) -> int:  # type: ignore[type-arg]
+    at = datetime.fromisoformat(entry["at"])
+    visitor = entry["visitor"]
+    rows = [{"event_id": e["event_id"], "visitor_id": visitor, "created_at": at,
+             **{f: e.get(f) for f in ("type", "page", "block", "variant", "target", "depth", "ms")}}
+            for e in entry["events"]]  # fmt: skip
+    if not rows:
+        return 0
+    statement = (
+        _insert(_EV).on_conflict_do_nothing(index_elements=[_EV.c.visitor_id, _EV.c.event_id]).returning(_EV.c.event_id)
+    )
+    stored = set(connection.execute(statement, rows).scalars())
+    fresh = [e for e in entry["events"] if e["event_id"] in stored]
+    if entry["profile"] and fresh:
+        totals = {"clicks": 0, "scroll_total": 0, "scroll_samples": 0, "dwell_ms_total": 0, "dwell_samples": 0}
+        scale = growth(at)
+        for e in fresh:
+            gain = 0.0
+            if e["type"] == "click":
+                totals["clicks"] += 1
+                gain = WEIGHTS["click"]
+            elif e["type"] == "scroll" and e.get("depth") is not None:
+                totals["scroll_total"] += e["depth"]
+                totals["scroll_samples"] += 1
+                gain = WEIGHTS["scroll"] * e["depth"] / 100
+            elif e["type"] == "dwell" and e.get("ms") is not None:
+                totals["dwell_ms_total"] += e["ms"]
+                totals["dwell_samples"] += 1
+                gain = WEIGHTS["dwell_minute"] * min(e["ms"], 300_000) / 60_000
+            if gain > 0:
+                for topic in e.get("topics", ()):
+                    interest[(visitor, topic)][0] += gain * scale
+        if any(totals.values()):
+            connection.execute(
+                update(_V).where(_V.c.id == visitor).values({c: _V.c[c] + n for c, n in totals.items() if n})
+            )
+    return len(stored)
+
+
+# ------------------------------------------------------------------ writers
+
+
+class DirectWriter:
+    """Applies every entry at once, in the request."""
+
+    mode = "direct"
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def submit(self, entry: dict[str, Any]) -> None:
+        apply([entry])
+
+    def flush(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class BufferWriter:
+    """A bounded in-process buffer, applied in batches by a background thread and on shutdown."""
+
+    mode = "buffer"
+
+    def __init__(self, app: Flask, *, interval: float = FLUSH_SECONDS, limit: int = BUFFER_LIMIT) -> None:
+        self.app = app
+        self.interval = interval
+        self.limit = limit
+        self._queue: deque[dict[str, Any]] = deque()
+        self._lock = threading.Lock()
+        self._flushing = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._closed = False
+        atexit.register(self.close)
+
+    def submit(self, entry: dict[str, Any]) -> None:
+        self._ensure_thread()
+        with self._lock:
+            full = len(self._queue) >= self.limit
+            if not full:
+                self._queue.append(entry)
+        if full:
+            apply([entry])  # back-pressure: the request pays for its own write, nothing is dropped
+        elif len(self._queue) >= BATCH:
+            self._wake.set()
+
+    def pending(self) -> int:
+        return len(self._queue)
+
+    def flush(self) -> None:
+        """Apply everything buffered now (the caller's thread, in an app context)."""
+        with self._flushing:
+            while True:
+                with self._lock:
+                    batch = [self._queue.popleft() for _ in range(min(BATCH, len(self._queue)))]
+                if not batch:
+                    return
+                try:
+                    apply(batch)
+                except Exception:
+                    # Put them back (in order) for the next attempt: the database may be away.
+                    with self._lock:
+                        self._queue.extendleft(reversed(batch))
+                    raise
+
+    def close(self) -> None:
+        """Flush what is left (a clean shutdown loses nothing)."""
+        if self._closed or self._pid not in (0, os.getpid()):
+            return
+        self._closed = True
+        self._wake.set()
+        with self.app.app_context(), contextlib.suppress(Exception):
+            self.flush()
+            db.session.remove()
+
+    def _ensure_thread(self) -> None:
+        if self._thread is not None and self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._thread is None or self._pid != os.getpid():
+                # After a fork the parent's thread and entries are not ours.
+                if self._pid not in (0, os.getpid()):
+                    self._queue.clear()
+                self._pid = os.getpid()
+                self._closed = False
+                self._thread = threading.Thread(target=self._run, name="tessera-writes", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while not self._closed:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if not self._queue:
+                continue
+            with self.app.app_context():
+                try:
+                    self.flush()
+                except Exception:
+                    log.warning("writes could not be flushed; retrying", exc_info=True)
+                    time.sleep(min(1.0, self.interval * 10))
+                finally:
+                    db.session.remove()
+
+
+class StreamWriter:
+    """Appends entries to a Redis stream; ``flask jobs ingest`` applies them."""
+
+    mode = "stream"
+
+    def __init__(self, app: Flask, redis: Any, prefix: str) -> None:
+        self.app = app
+        self.redis = redis
+        self.stream = f"{prefix}:{STREAM}"
+
+    def submit(self, entry: dict[str, Any]) -> None:
+        self.redis.xadd(self.stream, {"entry": json.dumps(entry, separators=(",", ":"))})
+
+    def flush(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+# ------------------------------------------------------------------ consumer
+
+
+class Consumer:
+    """Reads the stream through the consumer group, applies batches, acknowledges after commit."""
+
+    def __init__(self, redis: Any, prefix: str, name: str, *, claim_idle_ms: int = CLAIM_IDLE_MS) -> None:
+        self.redis = redis
+        self.stream = f"{prefix}:{STREAM}"
+        self.name = name
+        self.claim_idle_ms = claim_idle_ms
+        with contextlib.suppress(Exception):  # BUSYGROUP: it exists already
+            self.redis.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
+
+    def take_over(self) -> int:
+        """Claim the entries other consumers left pending too long (they died), and apply them."""
+        total = 0
+        start = "0-0"
+        while True:
+            start, claimed, *_ = self.redis.xautoclaim(
+                self.stream, GROUP, self.name, self.claim_idle_ms, start_id=start, count=BATCH
+            )
+            if claimed:
+                total += self._apply(claimed)
+            if not claimed or start in (b"0-0", "0-0"):
+                return total
+
+    def step(self, block_ms: int = 1000) -> int:
+        """One batch: this consumer's own pending entries first (a restart), then new ones."""
+        found = self.redis.xreadgroup(GROUP, self.name, {self.stream: "0"}, count=BATCH)
+        entries = found[0][1] if found and found[0][1] else []
+        if not entries:
+            found = self.redis.xreadgroup(GROUP, self.name, {self.stream: ">"}, count=BATCH, block=block_ms)
+            entries = found[0][1] if found else []
+        return self._apply(entries)
+
+    def _apply(self, entries: Iterable[tuple[Any, dict[Any, Any]]]) -> int:
+        entries = [(i, fields) for i, fields in entries if fields]
+        if not entries:
+            return 0
+        decoded = [json.loads(fields.get(b"entry") or fields.get("entry")) for _, fields in entries]
+        apply(decoded)
+        ids = [i for i, _ in entries]
+        self.redis.xack(self.stream, GROUP, *ids)
+        self.redis.xdel(self.stream, *ids)
+        return len(ids)
+
+
+# ------------------------------------------------------------------- set-up
+
+
+def redis_client(url: str) -> Any:
+    import redis
+
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+
+def make_writer(app: Flask) -> DirectWriter | BufferWriter | StreamWriter:
+    mode = app.config["WRITES"]
+    if mode == "direct":
+        return DirectWriter(app)
+    if mode == "buffer":
+        return BufferWriter(app, interval=float(app.config["FLUSH_SECONDS"]))
+    if mode == "stream":
+        if not app.config.get("REDIS_URL"):
+            raise ValueError("TESSERA_WRITES=stream needs REDIS_URL")
+        return StreamWriter(app, redis_client(app.config["REDIS_URL"]), app.config["REDIS_PREFIX"])
+    raise ValueError(f"TESSERA_WRITES must be direct, buffer or stream, got {mode!r}")
