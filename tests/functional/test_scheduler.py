@@ -173,7 +173,8 @@ def test_a_scheduler_that_lost_its_lock_connection_stands_down(tmp_path: Path, c
         pid = first._held.execute(text("SELECT pg_backend_pid()")).scalar()
         first._held.commit()
         with second_engine.begin() as connection:  # the lock's connection drops (restart, network cut)
-            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            # with a timeout, PostgreSQL waits until the backend has gone (and its lock with it)
+            connection.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})
         assert second.acquire()  # the lock is free: the other process takes over
         assert not first.acquire()  # and the first notices and stands down
         assert "lost the scheduler lock; standing down" in caplog.text
