@@ -79,6 +79,7 @@ sys.path.insert(0, str(ROOT))
 from render import browse_as_reader, contexts  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
+from app.store.writes import STREAM  # noqa: E402
 from tests.servers import free_port, fresh_postgres_database, spawn, wait_until  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -178,8 +179,22 @@ def count_rows(url: str, table: str) -> int:
         engine.dispose()
 
 
-def settled_count(url: str, table: str) -> int:
-    """The row count once in-flight requests (sent before wrk stopped) have been recorded."""
+def settled_count(url: str, table: str, stream: tuple[str, str] | None = None) -> int:
+    """The row count once in-flight requests (sent before wrk stopped) have been recorded.
+
+    With ``stream`` (a Redis URL and the write stream's key), first until the consumer has
+    applied the whole stream: it deletes what it acknowledged, so an empty stream is a drained
+    one (a consumer behind by more than half a second's batch must not look settled).
+    """
+    if stream is not None:
+        import redis
+
+        client = redis.Redis.from_url(stream[0])
+        try:
+            while client.xlen(stream[1]):
+                time.sleep(0.2)
+        finally:
+            client.close()
     last = count_rows(url, table)
     while True:
         time.sleep(0.5)
@@ -378,6 +393,7 @@ def pages(args: argparse.Namespace, url: str, env: dict[str, str], folder: Path,
 
     app = start_gunicorn("wsgi:app", args.workers, env, folder / "app.log")
     consumer = start_consumer(env, folder / "consumer.log") if args.redis else None
+    stream = (args.redis, f"{env['TESSERA_REDIS_PREFIX']}:{STREAM}") if args.redis else None
     bare = None
     try:
         # What the visitors get, one of each context: every layer on, and every layer off.
@@ -413,7 +429,7 @@ def pages(args: argparse.Namespace, url: str, env: dict[str, str], folder: Path,
             before = count_rows(url, "exposures")
             warm = wrk(server.url, WARMUP, args, [str(lua)], [server])
             if consumer is not None and server is app:
-                settled_count(url, "exposures")  # the warm-up's writes applied before the measured run
+                settled_count(url, "exposures", stream)  # the warm-up's writes applied before the measured run
             consumer_from = consumer.cpu_seconds() if consumer is not None else 0.0
             run = wrk(server.url, args.duration, args, [str(lua)], [server])
             results[name] = run
@@ -426,7 +442,7 @@ def pages(args: argparse.Namespace, url: str, env: dict[str, str], folder: Path,
                 f"{broken} socket errors or timeouts",
             )
             if server is app:
-                rows = settled_count(url, "exposures") - before
+                rows = settled_count(url, "exposures", stream) - before
                 if consumer is not None:
                     # The consumer's CPU is the pages' too: it does the writes the workers handed over,
                     # during the run and catching up after it (until the rows settled).
@@ -448,7 +464,8 @@ def pages(args: argparse.Namespace, url: str, env: dict[str, str], folder: Path,
             if server is not None:
                 server.stop()
     for name, errors in logs.items():
-        checks.add(not errors, f"{name} gunicorn log: {len(errors)} error lines" + (
+        process = "flask jobs ingest" if name == "consumer" else "gunicorn"
+        checks.add(not errors, f"{name} log ({process}): {len(errors)} error lines" + (
             "\n      " + "\n      ".join(errors[:10]) if errors else ""))  # fmt: skip
 
     floor, on, off = results["floor"], results["personalized"], results["layers off"]
@@ -481,16 +498,17 @@ def events(args: argparse.Namespace, url: str, env: dict[str, str], folder: Path
     env = {**env, "TESSERA_RATE_LIMIT_VISITOR": str(10**9), "TESSERA_RATE_LIMIT_ADDRESS": str(10**9)}
     app = start_gunicorn("wsgi:app", args.workers, env, folder / "app.log")
     consumer = start_consumer(env, folder / "consumer.log") if args.redis else None
+    stream = (args.redis, f"{env['TESSERA_REDIS_PREFIX']}:{STREAM}") if args.redis else None
     try:
         origin = f"http://127.0.0.1:{app.port}"
         lua_args = [str(lua), origin, str(args.batch)]
         before = count_rows(url, "events")
         warm = wrk(origin + "/events", WARMUP, args, lua_args, [app])
         if consumer is not None:
-            settled_count(url, "events")
+            settled_count(url, "events", stream)
         consumer_from = consumer.cpu_seconds() if consumer is not None else 0.0
         run = wrk(origin + "/events", args.duration, args, lua_args, [app])
-        rows = settled_count(url, "events") - before
+        rows = settled_count(url, "events", stream) - before
         if consumer is not None:  # its CPU is the events' too, catching up included
             run.server_cpu_s += consumer.cpu_seconds() - consumer_from
     finally:
@@ -513,7 +531,8 @@ def events(args: argparse.Namespace, url: str, env: dict[str, str], folder: Path
         0 <= in_flight <= 2 * args.connections * args.batch and in_flight % args.batch == 0,
         f"{rows:,} event rows for {accepted:,} accepted ({in_flight} in requests answered after wrk's deadline)",
     )
-    checks.add(not errors, f"app gunicorn log: {len(errors)} error lines" + (
+    logs = "app gunicorn log" + (" and the consumer's log" if consumer is not None else "")
+    checks.add(not errors, f"{logs}: {len(errors)} error lines" + (
         "\n      " + "\n      ".join(errors[:10]) if errors else ""))  # fmt: skip
     rate = run.accepted / run.seconds
     print()

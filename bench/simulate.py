@@ -98,13 +98,19 @@ def summary(report: dict[str, Any], args: argparse.Namespace) -> tuple[str, bool
         if r["true"] is not None and r["true"] <= CLEARLY_HARMFUL and r["goal_possible"]
         and min(r["treated"]["visitors"], r["control"]["visitors"]) >= run["min_sample"]
     ]  # fmt: skip
-    lines += ["", "| rule | true lift | measured lift [95% CI] | status |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "| rule | true lift | measured lift [95% CI] | always-valid [95%] | status |",
+        "|---|---|---|---|---|",
+    ]
+
+    def shown(m: dict[str, float] | None) -> str:
+        return "n/a" if m is None else f"{100 * m['difference']:+.1f} [{100 * m['low']:+.1f}, {100 * m['high']:+.1f}]"
+
     for r in sorted(truth["rules"], key=lambda r: r["true"] if r["true"] is not None else 0):
         if r["rule"] in paused or r in harmful:
-            m = r["measured"]
-            shown = "n/a" if m is None else (f"{100 * m['difference']:+.1f} [{100 * m['low']:+.1f}, "
-                                             f"{100 * m['high']:+.1f}]")  # fmt: skip
-            lines.append(f"| {r['rule']} | {100 * r['true']:+.1f} pts | {shown} | {r['status']} |")
+            lines.append(f"| {r['rule']} | {100 * r['true']:+.1f} pts | {shown(r['measured'])} | "
+                         f"{shown(r.get('sequence'))} | {r['status']} |")  # fmt: skip
     wrong = truth["pauses"]["wrongly_paused"]
     if wrong or not any(r["rule"] in paused for r in harmful):
         ok = False

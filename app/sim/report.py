@@ -292,12 +292,16 @@ def format_rules(rules: list[dict[str, Any]]) -> list[str]:
         "Rule tests: each rule against its own control group (the app's analysis) next to the hidden true lift",
         "",
     ]
-    table = [("rule", "goal", "status", "treated", "control", "measured lift [95% CI]", "true lift", "in CI")]
+    table = [("rule", "goal", "status", "treated", "control", "measured lift [95% CI]", "always-valid [95%]",
+              "true lift", "in CI")]  # fmt: skip
     for r in rules:
         table.append((r["rule"], r["goal"], r["status"], f"{r['treated']['goals']}/{r['treated']['visitors']}",
-                      f"{r['control']['goals']}/{r['control']['visitors']}", _pts(r["measured"]), _pt(r["true"]),
+                      f"{r['control']['goals']}/{r['control']['visitors']}", _pts(r["measured"]),
+                      _pts(r.get("sequence")), _pt(r["true"]),
                       _mark(r["covered"]) if r["goal_possible"] else "no goal"))  # fmt: skip
     lines.extend(_table(table, right=(3, 4)))
+    lines.append("(status and pauses follow the always-valid interval: the rules are looked at after every run of the "
+                 "learn job, and a one-look interval below zero is not yet evidence enough)")  # fmt: skip
     lines.append("")
     lines.append(f"Per segment (only cells with at least {LIST_SEGMENT_MIN} visitors in control are listed; all are "
                  "counted above; '!' marks a cell the app flags as hurting after Holm's correction):")  # fmt: skip

@@ -248,6 +248,8 @@ def _rules(truth: Truth, rows: list[DecisionRow], outcomes: Outcomes, site: Any,
                 "treated": {"visitors": test.treated.visitors, "goals": test.treated.goals},
                 "control": {"visitors": test.control.visitors, "goals": test.control.goals},
                 "measured": _interval(test.lift),
+                # The always-valid interval the status (and a pause) is decided on: wider than the one-look one.
+                "sequence": _interval(test.sequence),
                 "srm": test.srm,
                 "true": true,
                 "true_rates": None if rates is None else {"rule": rates[0], "control": rates[1]},

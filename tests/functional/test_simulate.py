@@ -161,6 +161,9 @@ def test_the_report_puts_the_truth_next_to_the_measurements(small: tuple[dict[st
     assert measured
     for rule in measured:
         assert rule["measured"]["low"] <= rule["measured"]["difference"] <= rule["measured"]["high"]
+        # The status follows the always-valid interval, which is never narrower than the one-look one.
+        sequence = rule["sequence"]
+        assert sequence["low"] <= rule["measured"]["low"] and sequence["high"] >= rule["measured"]["high"]
         assert -1 <= rule["true"] <= 1
         assert rule["segments"]
     coverage = truth["coverage"]
@@ -176,8 +179,8 @@ def test_the_report_puts_the_truth_next_to_the_measurements(small: tuple[dict[st
     assert text.startswith("SYNTHETIC TRAFFIC: every visitor below was simulated")
     for heading in ("How often the app's 95% intervals contained the hidden truth", "Rules the learn job paused:",
                     "Helpful rules wrongly paused:", "Holdout vs personalized", "their choice, not a randomized",
-                    "Blocks shown to personalized visitors, by the layer", "measured lift [95% CI]", "true lift",
-                    "Learning blocks:", "posterior [95%]", "true rate", "true gain", "truly best"):  # fmt: skip
+                    "Blocks shown to personalized visitors, by the layer", "measured lift [95% CI]",
+                    "always-valid [95%]", "true lift", "Learning blocks:", "posterior [95%]", "true rate", "true gain", "truly best"):  # fmt: skip
         assert heading in text, heading
     rule = measured[0]
     assert re.search(rf"^{re.escape(rule['rule'])} .* pts \[.*\] .* pts ", text, re.M)
