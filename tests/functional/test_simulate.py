@@ -180,7 +180,8 @@ def test_the_report_puts_the_truth_next_to_the_measurements(small: tuple[dict[st
     for heading in ("How often the app's 95% intervals contained the hidden truth", "Rules the learn job paused:",
                     "Helpful rules wrongly paused:", "Holdout vs personalized", "their choice, not a randomized",
                     "Blocks shown to personalized visitors, by the layer", "measured lift [95% CI]",
-                    "always-valid [95%]", "true lift", "Learning blocks:", "posterior [95%]", "true rate", "true gain", "truly best"):  # fmt: skip
+                    "always-valid [95%]", "true lift", "Learning blocks:", "posterior [95%]", "true rate", "true gain",
+                    "truly best"):  # fmt: skip
         assert heading in text, heading
     rule = measured[0]
     assert re.search(rf"^{re.escape(rule['rule'])} .* pts \[.*\] .* pts ", text, re.M)
