@@ -19,7 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from sqlalchemy import func, select  # noqa: E402
+
 from app import create_app  # noqa: E402
+from app.store import db  # noqa: E402
+from app.store.models import Event  # noqa: E402
 
 UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0"
 PAGES = ["/guides/cookieless-measurement", "/guides/experiments-for-small-teams", "/"]
@@ -64,10 +68,16 @@ def main() -> None:
             response = clients[i % len(clients)].post("/events", data=body, headers=headers)
             assert response.status_code == 200, response.get_data(as_text=True)
             accepted += response.get_json()["accepted"]
-        elapsed = time.perf_counter() - start
+        with app.app_context():  # the writes still buffered count too: applied inside the timing
+            app.extensions["tessera.writer"].flush()
+            elapsed = time.perf_counter() - start
+            stored = db.session.scalar(select(func.count()).select_from(Event))
+            db.session.remove()
     assert accepted == args.requests * args.batch
+    assert stored == accepted, f"{stored} events stored for {accepted} accepted"
+    writes = app.extensions["tessera.writer"].mode
     print(f"{accepted} events in {args.requests} requests of {args.batch} ({args.visitors} visitors) "
-          f"on {url.split(':', 1)[0]}: {elapsed:.2f} s")  # fmt: skip
+          f"on {url.split(':', 1)[0]}, writes: {writes}: {elapsed:.2f} s, {stored} stored")  # fmt: skip
     per_request = elapsed / args.requests * 1e3
     print(f"ingestion: {accepted / elapsed:,.0f} events/s, {per_request:.2f} ms per request "
           f"(target >= 5,000 events/s on SQLite)")  # fmt: skip
