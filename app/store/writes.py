@@ -18,6 +18,13 @@ it to the app's writer, in one of three modes (``TESSERA_WRITES``):
   the consumer is killed (Redis is the durable hand-off; see the README for
   Redis's own persistence).
 
+A database that goes away while a batch is applied loses nothing: the error
+goes back to the writer, which keeps the batch (the buffer puts it back, the
+stream leaves it pending) and tries again. An entry that cannot be applied
+on its own (malformed, or a bug) is set aside so that it never blocks the
+ones behind it: logged and dropped by the buffer, moved with its error to a
+dead-letter stream (``<prefix>:writes:dead``) by the consumer.
+
 Applying is idempotent: a render's exposure key and an event's id are unique,
 and a render whose exposure exists is skipped whole, so a retried batch or a
 redelivered entry changes nothing. Entries of a visitor erased meanwhile are
@@ -39,7 +46,7 @@ import time
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -48,6 +55,7 @@ from sqlalchemy import select, update
 
 from app.engine.profile import WEIGHTS, growth
 from app.extensions import db
+from app.store.health import UNAVAILABLE
 from app.store.models import Decision, ErasedVisitor, Event, Exposure, TopicInterest, Visitor
 from app.store.queries import RECENT_PAGES, VISIT_GAP, _insert, _upsert_increment
 
@@ -61,6 +69,8 @@ BUFFER_LIMIT = 10_000
 #: The Redis stream and its consumer group.
 STREAM = "writes"
 GROUP = "ingest"
+#: Entries the consumer could not apply, each with its error, for an operator to look at.
+DEAD = "writes:dead"
 #: A consumer's entries pending longer than this are taken over by another.
 CLAIM_IDLE_MS = 30_000
 
@@ -115,30 +125,49 @@ class Applied:
     skipped: int = 0
     events: int = 0
     dropped: int = 0
+    #: The entries that failed on their own (not for want of a database), with their error.
+    failed: list[tuple[dict[str, Any], str]] = field(default_factory=list)
 
 
-def apply(entries: Sequence[dict[str, Any]]) -> Applied:
-    """Apply entries in one transaction; if that fails, one by one, dropping (and logging) what still fails."""
+def apply(entries: Sequence[dict[str, Any]], *, strict: bool = False) -> Applied:
+    """Apply entries in one transaction; if that fails, one by one, setting aside what fails on its own.
+
+    The database going away (``health.UNAVAILABLE``) is raised, whatever was
+    already committed: the caller keeps the batch and retries it (applying is
+    idempotent), so nothing is dropped for an outage. ``strict``: raise an
+    entry's own error instead of setting it aside (the direct writer: the
+    request shows it).
+    """
     if not entries:
         return Applied()
     try:
         result = _apply(entries)
         db.session.commit()
         return result
+    except UNAVAILABLE:
+        db.session.rollback()
+        raise
     except Exception:
         db.session.rollback()
-        if len(entries) == 1:
+        if strict and len(entries) == 1:
             raise
-        log.warning("a batch of %d writes failed; applying them one by one", len(entries), exc_info=True)
+        if len(entries) > 1:
+            log.warning("a batch of %d writes failed; applying them one by one", len(entries), exc_info=True)
     total = Applied()
     for entry in entries:
         try:
             one = _apply([entry])
             db.session.commit()
-        except Exception:
+        except UNAVAILABLE:
             db.session.rollback()
-            log.exception("write %s of visitor %s dropped", entry.get("id"), entry.get("visitor"))
+            raise
+        except Exception as error:
+            db.session.rollback()
+            if strict:
+                raise
+            log.exception("write %s of visitor %s set aside", entry.get("id"), entry.get("visitor"))
             total.dropped += 1
+            total.failed.append((entry, f"{type(error).__name__}: {error}"[:500]))
             continue
         total.renders += one.renders
         total.skipped += one.skipped
@@ -298,7 +327,7 @@ class DirectWriter:
         self.app = app
 
     def submit(self, entry: dict[str, Any]) -> None:
-        apply([entry])
+        apply([entry], strict=True)
 
     def flush(self) -> None:
         return None
@@ -423,6 +452,7 @@ class Consumer:
     def __init__(self, redis: Any, prefix: str, name: str, *, claim_idle_ms: int = CLAIM_IDLE_MS) -> None:
         self.redis = redis
         self.stream = f"{prefix}:{STREAM}"
+        self.dead = f"{prefix}:{DEAD}"
         self.name = name
         self.claim_idle_ms = claim_idle_ms
         with contextlib.suppress(Exception):  # BUSYGROUP: it exists already
@@ -451,12 +481,30 @@ class Consumer:
         return self._apply(entries)
 
     def _apply(self, entries: Iterable[tuple[Any, dict[Any, Any]]]) -> int:
-        entries = [(i, fields) for i, fields in entries if fields]
-        if not entries:
+        """Apply a batch, then acknowledge it (and set aside, in the dead-letter stream, what cannot be applied)."""
+        ids, decoded, dead = [], [], []
+        for entry_id, fields in entries:
+            if not fields:  # deleted meanwhile (XAUTOCLAIM reports those without their fields)
+                continue
+            ids.append(entry_id)
+            raw = fields.get(b"entry", fields.get("entry"))
+            try:
+                entry = json.loads(raw)
+                if not isinstance(entry, dict) or entry.get("kind") not in ("render", "events"):
+                    raise ValueError("not a write entry (a JSON object whose kind is render or events)")
+                if not isinstance(entry.get("visitor"), str) or not isinstance(entry.get("id"), str):
+                    raise ValueError("a write entry names its visitor and its own id")
+            except (TypeError, ValueError) as error:
+                dead.append((raw, f"{type(error).__name__}: {error}"[:500]))
+                continue
+            decoded.append(entry)
+        if not ids:
             return 0
-        decoded = [json.loads(fields.get(b"entry") or fields.get("entry")) for _, fields in entries]
-        apply(decoded)
-        ids = [i for i, _ in entries]
+        result = apply(decoded)  # the database away: raised, and the batch stays pending
+        dead += [(json.dumps(entry, separators=(",", ":")), error) for entry, error in result.failed]
+        for raw, error in dead:
+            log.error("write entry set aside in %s: %s", self.dead, error)
+            self.redis.xadd(self.dead, {"entry": raw if raw is not None else "", "error": error, "consumer": self.name})
         self.redis.xack(self.stream, GROUP, *ids)
         self.redis.xdel(self.stream, *ids)
         return len(ids)

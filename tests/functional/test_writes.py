@@ -157,6 +157,70 @@ def _gunicorn_with_buffer(tmp_path: Path, flush: str) -> Gunicorn:
     return server
 
 
+def test_a_database_outage_during_a_flush_loses_nothing(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import exc
+
+    from app.store import writes
+
+    app = make_app(tmp_path)
+    writer = held_buffer(app)
+    try:
+        clients = [app.test_client() for _ in range(3)]
+        for client in clients:
+            for path in ("/", PRIVACY[0]):
+                get(client, path, DESKTOP, tz=DAY)
+        queued = writer.pending()
+        assert queued == 6
+        real, calls = writes._apply, []
+
+        def flaky(entries):  # type: ignore[no-untyped-def]
+            calls.append(len(entries))
+            if len(entries) > 1:
+                raise ValueError("one bad entry in the batch")  # -> one by one
+            if len(calls) == 3:  # the second entry on its own: the database goes away
+                raise exc.OperationalError("UPDATE visitors", {}, Exception("server closed the connection"))
+            return real(entries)
+
+        monkeypatch.setattr(writes, "_apply", flaky)
+        with app.app_context(), pytest.raises(exc.OperationalError):
+            writer.flush()
+        assert writer.pending() == queued  # the whole batch is kept for the next try
+        assert count(app, Exposure) == 1  # the first entry had landed before the outage
+        monkeypatch.setattr(writes, "_apply", real)
+        with app.app_context():
+            writer.flush()
+        assert writer.pending() == 0
+        assert count(app, Exposure) == 6  # the one applied twice is stored once
+        with app.app_context():
+            assert db.session.scalars(select(Visitor.page_views)).all() == [2, 2, 2]
+    finally:
+        dispose(app)
+
+
+def test_an_entry_that_cannot_be_applied_is_set_aside_not_retried_forever(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(tmp_path)
+    writer = held_buffer(app)
+    try:
+        client = app.test_client()
+        get(client, "/", DESKTOP, tz=DAY)
+        broken = {**writer._queue[0], "id": uuid.uuid4().hex}
+        del broken["blocks"]  # say, written by a newer version of the app
+        writer._queue.appendleft(broken)
+        get(client, PRIVACY[0], DESKTOP, tz=DAY)
+        with app.app_context():
+            writer.flush()
+        assert writer.pending() == 0
+        assert count(app, Exposure) == 2  # the good ones landed, before and after it
+        assert f"write {broken['id']} of visitor {broken['visitor']} set aside" in caplog.text
+        # Alone in its batch, it is set aside too (not put back for ever).
+        writer._queue.append(broken)
+        with app.app_context():
+            writer.flush()
+        assert writer.pending() == 0 and count(app, Exposure) == 2
+    finally:
+        dispose(app)
+
+
 def test_a_clean_shutdown_loses_nothing(tmp_path: Path) -> None:
     make_app(tmp_path)  # the schema
     server = _gunicorn_with_buffer(tmp_path, "30")  # nothing is flushed by the clock in this test
@@ -274,6 +338,36 @@ def test_a_consumer_that_died_after_its_commit_is_harmless(streamed) -> None:  #
     assert count(app, Exposure) == 6 and count(app, Event) == 6  # exactly once all the same
     with app.app_context():
         assert db.session.scalars(select(Visitor.page_views)).all() == [2, 2, 2]
+
+
+@needs_redis
+def test_the_consumer_sets_aside_what_it_cannot_apply(streamed) -> None:  # type: ignore[no-untyped-def]
+    app, redis = streamed
+    prefix = app.config["REDIS_PREFIX"]
+    stream = f"{prefix}:writes"
+    _traffic(app, visitors=2)
+    good = redis.xrange(stream)
+    assert len(good) == 6
+    broken = json.loads(good[0][1][b"entry"])
+    broken["id"] = uuid.uuid4().hex
+    del broken["blocks"]
+    redis.xadd(stream, {"entry": b"{not json"})
+    redis.xadd(stream, {"entry": json.dumps({"kind": "render"})})
+    redis.xadd(stream, {"entry": json.dumps(broken)})
+    _traffic(app, visitors=1)
+    with app.app_context():
+        consumer = Consumer(redis, prefix, "careful")
+        while consumer.step(block_ms=10):
+            pass
+    assert redis.xlen(stream) == 0  # everything acknowledged: nothing blocks the stream
+    assert count(app, Visitor) == 3 and count(app, Exposure) == 6 and count(app, Event) == 6
+    dead = redis.xrange(f"{prefix}:writes:dead")
+    compact = json.dumps(broken, separators=(",", ":")).encode()
+    assert [fields[b"entry"] for _, fields in dead] == [b"{not json", b'{"kind": "render"}', compact]
+    errors = [fields[b"error"].decode() for _, fields in dead]
+    assert errors[0].startswith("JSONDecodeError")
+    assert errors[1] == "ValueError: a write entry names its visitor and its own id"
+    assert errors[2].startswith("KeyError")
 
 
 @needs_redis
