@@ -6,8 +6,12 @@
   answering at all, a watchdog thread that shuts down the sockets of a
   request's connections once its deadline has passed (the driver then fails
   at once with a disconnect, instead of waiting for the worker to be killed).
-- Every connection taken from the pool is pinged first, so the connections
-  PostgreSQL dropped while it restarted are replaced without a failed request.
+- Every connection taken from the pool is checked first, so the connections
+  PostgreSQL dropped while it restarted are replaced without a failed request:
+  a look at its socket, which costs no round trip (a healthy idle connection
+  has nothing to read; one the server closed has its end of file, or its
+  "terminating connection" message, waiting), and a real ping when there is
+  anything to read or the connection's statement timeout must change.
 - After a failure the process stops trying for ``BREAK_SECONDS``: visitors
   get the default page (or the outage page) at once rather than each waiting
   for a timeout; then the next request tries again, so the site recovers by
@@ -22,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import select
 import socket
 import threading
 import time
@@ -170,6 +175,15 @@ def unbounded() -> Iterator[None]:
         _local.statement_timeout = previous
 
 
+def _quiet(dbapi_connection: Any) -> bool:
+    """Nothing waits to be read on an idle connection: the server has not closed it (no round trip)."""
+    try:
+        readable, _, broken = select.select([dbapi_connection.fileno()], [], [dbapi_connection.fileno()], 0)
+    except (OSError, ValueError, AttributeError):
+        return False
+    return not readable and not broken
+
+
 def install(engine: Engine, timeout_seconds: float) -> None:
     """Ping on checkout and track connections for the watchdog (PostgreSQL)."""
     default_ms = int(timeout_seconds * 1000)
@@ -186,7 +200,7 @@ def install(engine: Engine, timeout_seconds: float) -> None:
         wanted = default_ms if wanted is None else wanted
         fresh = record.info.pop("fresh", False)
         settled = record.info.get("statement_timeout") == wanted
-        if fresh and settled:
+        if settled and (fresh or _quiet(dbapi_connection)):
             return
         # A pooled connection is pinged (or given this thread's timeout, which pings
         # too) before use: one PostgreSQL dropped while it restarted is replaced here,

@@ -189,9 +189,12 @@ def load_visitor(visitor_id: str, pending: Sequence[str] = ()) -> VisitorState |
     parameters: dict[str, Any] = {"visitor": visitor_id}
     if pending:
         parameters["pending"] = list(pending)
-    # A connection of its own, not the session's: no unit of work to set up, and the read's
-    # transaction ends when the connection goes back to the pool.
+    # A connection of its own, not the session's: no unit of work to set up. On PostgreSQL the
+    # one statement runs in autocommit: no BEGIN before it and no ROLLBACK when the connection
+    # goes back to the pool, so the read is one round trip.
     with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
         rows = connection.execute(statement, parameters).all()
     if not rows:
         return None

@@ -222,7 +222,7 @@ def test_an_entry_that_cannot_be_applied_is_set_aside_not_retried_forever(tmp_pa
 
 
 def test_a_clean_shutdown_loses_nothing(tmp_path: Path) -> None:
-    make_app(tmp_path)  # the schema
+    dispose(make_app(tmp_path))  # the schema, and no connection left open
     server = _gunicorn_with_buffer(tmp_path, "30")  # nothing is flushed by the clock in this test
     try:
         for _ in range(40):
@@ -237,7 +237,7 @@ def test_a_clean_shutdown_loses_nothing(tmp_path: Path) -> None:
 
 
 def test_kill_9_loses_at_most_the_last_flush_interval(tmp_path: Path) -> None:
-    make_app(tmp_path)
+    dispose(make_app(tmp_path))
     server = _gunicorn_with_buffer(tmp_path, "1")
     try:
         for _ in range(30):
@@ -390,7 +390,7 @@ def test_gunicorn_with_the_stream_and_a_consumer_killed_mid_way(tmp_path: Path) 
     """The scale-out path with real processes: web workers XADD, ingest consumers apply; one is killed."""
     import redis as redis_module
 
-    make_app(tmp_path)
+    dispose(make_app(tmp_path))
     prefix = f"tessera-test-{uuid.uuid4().hex[:12]}"
     env = base_env(database_url(tmp_path), REDIS_URL=REDIS_URL, TESSERA_REDIS_PREFIX=prefix)
     server = Gunicorn(env, workers=2).start(tmp_path / "gunicorn.log")
