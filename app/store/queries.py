@@ -7,7 +7,8 @@ concurrent requests of the same visitor never overwrite each other.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import contextlib
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -192,9 +193,7 @@ def load_visitor(visitor_id: str, pending: Sequence[str] = ()) -> VisitorState |
     # A connection of its own, not the session's: no unit of work to set up. On PostgreSQL the
     # one statement runs in autocommit: no BEGIN before it and no ROLLBACK when the connection
     # goes back to the pool, so the read is one round trip.
-    with engine.connect() as connection:
-        if engine.dialect.name == "postgresql":
-            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+    with _read_connection() as connection:
         rows = connection.execute(statement, parameters).all()
     if not rows:
         return None
@@ -440,13 +439,19 @@ def known_event_ids(visitor_id: str, event_ids: Sequence[str]) -> set[str]:
     """Which of these event ids the visitor's stored events already have (one indexed read)."""
     if not event_ids:
         return set()
-    found = set(
-        db.session.execute(
-            select(Event.event_id).where(Event.visitor_id == visitor_id, Event.event_id.in_(list(event_ids)))
-        ).scalars()
-    )
-    db.session.rollback()
-    return found
+    statement = select(Event.event_id).where(Event.visitor_id == visitor_id, Event.event_id.in_(list(event_ids)))
+    with _read_connection() as connection:
+        return set(connection.execute(statement).scalars())
+
+
+@contextlib.contextmanager
+def _read_connection() -> Iterator[Any]:
+    """A pooled connection for one read on the request path: on PostgreSQL in autocommit (one round trip)."""
+    engine = db.engine
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection
 
 
 def events_write(visitor_id: str, events: Sequence[NewEvent], now: datetime, *, profile: bool, new: bool) -> dict:  # type: ignore[type-arg]
