@@ -590,6 +590,12 @@ def main() -> None:
                 for key in client.scan_iter(match=f"{env['TESSERA_REDIS_PREFIX']}*"):
                     client.delete(key)
                 client.close()
+            if not checks.ok:  # keep the servers' logs of a failed run: the checks quote only their first lines
+                kept = BENCH / "out" / f"load-{time.strftime('%Y%m%d-%H%M%S')}"
+                kept.mkdir(parents=True, exist_ok=True)
+                for log in Path(tmp).glob("*.log"):
+                    shutil.copy(log, kept / log.name)
+                print(f"the servers' logs of this failed run are kept in {kept}")
     checks.print()
     sys.exit(0 if checks.ok else 1)
 

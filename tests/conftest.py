@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -114,8 +115,17 @@ def make_app(tmp_path: Path, **overrides: object) -> Flask:
 
 
 def dispose(app: Flask) -> None:
+    """Close the app's connections, once requests still running in a server's threads have given theirs back.
+
+    A live server's request threads can outlive the test by a moment; a connection given back
+    to a pool that was already disposed would be left for the garbage collector to close.
+    """
     with app.app_context():
         db.session.remove()
+        pool = db.engine.pool
+        deadline = time.monotonic() + 5
+        while getattr(pool, "checkedout", lambda: 0)() and time.monotonic() < deadline:
+            time.sleep(0.02)
         db.engine.dispose()
 
 
