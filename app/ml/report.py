@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -182,13 +182,15 @@ def build_report(since: datetime, until: datetime, site: Site, config: Any) -> d
 # ------------------------------------------------------------------------ text
 
 
-def _pct(rate: dict[str, float] | None) -> str:
+def rate_text(rate: Mapping[str, float] | None) -> str:
+    """A rate with its 95% interval, as the report prints it (also the studio's tables)."""
     if rate is None:
         return "n/a"
     return f"{rate['rate'] * 100:.1f}% [{rate['low'] * 100:.1f}, {rate['high'] * 100:.1f}]"
 
 
-def _pts(lift: dict[str, float] | None) -> str:
+def lift_text(lift: Mapping[str, float] | None) -> str:
+    """A lift in points with its 95% interval, as the report prints it (also the studio's tables)."""
     if lift is None:
         return "n/a"
     return f"{lift['diff'] * 100:+.1f} pts [{lift['low'] * 100:+.1f}, {lift['high'] * 100:+.1f}]"
@@ -207,23 +209,24 @@ def format_report(report: dict[str, Any]) -> str:
     lines.append(f"  {'group':<14}{'visitors':>9}  {'conversion (95% CI)':<24}{'pages/visitor':<20}dwell s/visitor")
     for name in ("personalized", "holdout"):
         g = h[name]
-        lines.append(f"  {name:<14}{g['visitors']:>9}  {_pct(g['conversion']):<24}{_num(g['pages']):<20}"
+        lines.append(f"  {name:<14}{g['visitors']:>9}  {rate_text(g['conversion']):<24}{_num(g['pages']):<20}"
                      f"{_num(g['dwell_seconds'])}")  # fmt: skip
-    lines.append(f"  conversion lift: {_pts(h['conversion_lift'])}")
+    lines.append(f"  conversion lift: {lift_text(h['conversion_lift'])}")
     if h["srm_p"] is not None:
         flag = "MISMATCH: the split is not what the share says; check before trusting it" if h["srm"] else "ok"
         lines.append(f"  sample ratio check: p = {h['srm_p']:.3g} ({flag})")
     lines += ["", f"By the layers visitors chose ({h['layers']['note']}):"]
     for name, g in h["layers"]["arms"].items():
-        lines.append(f"  {name:<40}{g['visitors']:>7} visitors  conversion {_pct(g['conversion'])}")
+        lines.append(f"  {name:<40}{g['visitors']:>7} visitors  conversion {rate_text(g['conversion'])}")
     lines += ["", "Rules, each against its own control group (randomized: causal)"]
     if not report["rules"]:
         lines.append("  no rule has a test in this period")
     for r in report["rules"]:
         lines.append(
-            f"  {r['rule']}  [{r['status']}]  goal {r['goal']}: with {_pct(r['treated']['rate'])} "
-            f"(n={r['treated']['visitors']}), control {_pct(r['control']['rate'])} (n={r['control']['visitors']}), "
-            f"lift {_pts(r['lift'])} (always-valid: {_pts(r['sequence'])})"
+            f"  {r['rule']}  [{r['status']}]  goal {r['goal']}: with {rate_text(r['treated']['rate'])} "
+            f"(n={r['treated']['visitors']}), control {rate_text(r['control']['rate'])} "
+            f"(n={r['control']['visitors']}), "
+            f"lift {lift_text(r['lift'])} (always-valid: {lift_text(r['sequence'])})"
         )
         if r["srm"]:
             lines.append(

@@ -19,7 +19,7 @@ from typing import Any
 
 from app.content import Site
 from app.ml import stats
-from app.ml.report import build_report
+from app.ml.report import build_report, lift_text, rate_text
 from app.store import studio as queries
 from app.store.analysis import GOAL_WINDOW
 from app.studio import charts
@@ -102,18 +102,6 @@ def build(records: Records) -> list[Section]:
 # ------------------------------------------------------------- formatting
 
 
-def _pct(rate: Mapping[str, float] | None) -> str:
-    if rate is None:
-        return "n/a"
-    return f"{rate['rate'] * 100:.1f}% [{rate['low'] * 100:.1f}, {rate['high'] * 100:.1f}]"
-
-
-def _pts(lift: Mapping[str, float] | None) -> str:
-    if lift is None:
-        return "n/a"
-    return f"{lift['diff'] * 100:+.1f} pts [{lift['low'] * 100:+.1f}, {lift['high'] * 100:+.1f}]"
-
-
 def _share(value: float | None) -> str:
     return "–" if value is None else f"{value * 100:.1f}%"
 
@@ -186,10 +174,10 @@ def holdout_section(
             bands[name][0].append(rate)
             bands[name][1].append(low)
             bands[name][2].append(high)
-            cells += [str(n), str(k), _pct(None if found is None else {"rate": rate, "low": low, "high": high})]
+            cells += [str(n), str(k), rate_text(None if found is None else {"rate": rate, "low": low, "high": high})]
         lift = stats.newcombe(pk, pv, hk, hv)
         as_lift = None if lift is None else {"diff": lift[0], "low": lift[1], "high": lift[2]}
-        cells.append(_pts(as_lift))
+        cells.append(lift_text(as_lift))
         rows.append(cells)
         marks.append(_mark(as_lift))
     table = Table(
@@ -220,9 +208,9 @@ def holdout_section(
     facts = [
         f"Holdout share {holdout['share']:.0%}: a randomized comparison, so the difference is caused by "
         "personalization.",
-        f"Over the period: personalized {_pct(holdout['personalized']['conversion'])} "
-        f"(n={holdout['personalized']['visitors']}), holdout {_pct(holdout['holdout']['conversion'])} "
-        f"(n={holdout['holdout']['visitors']}), lift {_pts(holdout['conversion_lift'])}.",
+        f"Over the period: personalized {rate_text(holdout['personalized']['conversion'])} "
+        f"(n={holdout['personalized']['visitors']}), holdout {rate_text(holdout['holdout']['conversion'])} "
+        f"(n={holdout['holdout']['visitors']}), lift {lift_text(holdout['conversion_lift'])}.",
     ]
     if holdout["srm"]:
         facts.append(f"Sample ratio mismatch (p = {holdout['srm_p']:.3g}): the split is not what the share says; "
@@ -242,9 +230,9 @@ def rules_section(rules: Sequence[Mapping[str, Any]]) -> Section:
         mark = "hurts" if rule["status"] in ("hurting", "paused") else _mark(lift)
         rows.append([
             rule["rule"], rule["goal"], rule["status"],
-            f"{rule['treated']['goals']}/{rule['treated']['visitors']}", _pct(rule["treated"]["rate"]),
-            f"{rule['control']['goals']}/{rule['control']['visitors']}", _pct(rule["control"]["rate"]),
-            _pts(lift), ", ".join(rule["hurts_in"]) or "–",
+            f"{rule['treated']['goals']}/{rule['treated']['visitors']}", rate_text(rule["treated"]["rate"]),
+            f"{rule['control']['goals']}/{rule['control']['visitors']}", rate_text(rule["control"]["rate"]),
+            lift_text(lift), ", ".join(rule["hurts_in"]) or "–",
             f"paused {rule['paused']['at']}: {rule['paused']['reason']}" if rule["paused"] else "–",
         ])  # fmt: skip
         marks.append(mark)
@@ -294,7 +282,7 @@ def segments_section(rules: Sequence[Mapping[str, Any]]) -> Section:
             rows.append([
                 rule["rule"], f"{segment['dimension']}={segment['value']}",
                 f"{segment['treated']['goals']}/{segment['treated']['visitors']}",
-                f"{segment['control']['goals']}/{segment['control']['visitors']}", _pts(lift),
+                f"{segment['control']['goals']}/{segment['control']['visitors']}", lift_text(lift),
                 _num(segment["p"]), _num(segment["adjusted_p"]), "yes" if segment["hurts"] else "no",
             ])  # fmt: skip
             marks.append(mark)
