@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.cookies import SimpleCookie
 from pathlib import Path
 
@@ -102,7 +104,9 @@ def test_the_site_outlives_a_database_outage_during_which_a_worker_restarted(tmp
         target = (os.environ.get("PGHOST", "127.0.0.1"), 5432)
         proxy = Proxy(target)
         via_proxy = make_url(direct_url).set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-        server = Gunicorn(base_env(via_proxy, TESSERA_DB_TIMEOUT="2"), workers=2)
+        # The access log names the worker that answered each request.
+        access_log = "--access-logfile - --access-logformat 'worker=%(p)s %(r)s %(s)s'"
+        server = Gunicorn(base_env(via_proxy, TESSERA_DB_TIMEOUT="2", GUNICORN_CMD_ARGS=access_log), workers=2)
         server.start(tmp_path / "gunicorn.log")
         engine = create_engine(direct_url)
         try:
@@ -115,8 +119,8 @@ def test_the_site_outlives_a_database_outage_during_which_a_worker_restarted(tmp
 
             # 1. The database hangs with connections open in the pool: nobody waits for
             # gunicorn's 30 s timeout (the watchdog, then the connect timeout, answer).
-            for _ in range(4):  # both workers hold a pooled connection
-                fetch(server.url + "/", headers=phone)
+            _until_every_worker_served(server, phone)  # so each worker holds a pooled connection
+            time.sleep(0.5)  # and its writes have flushed (every 50 ms): the requests below check it out
             proxy.hang()
             for path in ("/", "/preferences", "/", "/preferences"):
                 answer = fetch(server.url + path, headers=phone)
@@ -168,6 +172,19 @@ def test_the_site_outlives_a_database_outage_during_which_a_worker_restarted(tmp
             server.stop()
             proxy.close()
             engine.dispose()
+
+
+def _until_every_worker_served(server: Gunicorn, headers: dict[str, str]) -> None:
+    """Concurrent requests until the access log shows that every worker answered one."""
+    workers = set(server.worker_pids())
+
+    def served() -> bool:
+        with ThreadPoolExecutor(4) as pool:
+            assert all(a.status == 200 for a in pool.map(lambda _: fetch(server.url + "/", headers=headers), range(8)))
+        answered = {int(pid) for pid in re.findall(r"worker=<?(\d+)>? GET", server.output())}
+        return workers <= answered
+
+    wait_until(served, timeout=30)
 
 
 def _recovered(server: Gunicorn, headers: dict[str, str]) -> None:
