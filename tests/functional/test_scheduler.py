@@ -37,8 +37,9 @@ def test_several_schedulers_run_each_job_once_per_interval(tmp_path: Path) -> No
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             with app.app_context():
-                done = {j: len(db.session.scalars(select(JobRun.id).where(JobRun.job == j)).all())
-                        for j in ("purge", "score")}  # fmt: skip
+                # Finished runs: one under way is not counted (the processes are stopped next).
+                finished = select(JobRun.id).where(JobRun.status == "ok")
+                done = {j: len(db.session.scalars(finished.where(JobRun.job == j)).all()) for j in ("purge", "score")}
                 db.session.rollback()
             if min(done.values()) >= 3:
                 break
@@ -58,7 +59,10 @@ def test_several_schedulers_run_each_job_once_per_interval(tmp_path: Path) -> No
         for job, job_runs in by_job.items():
             slots = [r.slot for r in job_runs]
             assert len(slots) == len(set(slots)), f"{job} ran twice in one interval"
-            assert all(r.status == "ok" for r in job_runs), [r.detail for r in job_runs]
+            # Every run ended well; the last may have been under way when the processes were
+            # stopped (its lease lets a later scheduler redo it).
+            assert [r.status for r in job_runs[:-1]] == ["ok"] * (len(job_runs) - 1), [r.detail for r in job_runs]
+            assert job_runs[-1].status in ("ok", "running"), job_runs[-1].detail
         # One process did all the work; the others stood by.
         assert len({r.owner for r in runs}) == 1, {r.owner for r in runs}
         assert sum("standing by" in out for out in outputs) >= 1
