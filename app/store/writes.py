@@ -51,13 +51,15 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.engine.profile import WEIGHTS, growth
 from app.extensions import db
 from app.store.health import UNAVAILABLE
 from app.store.models import Decision, ErasedVisitor, Event, Exposure, TopicInterest, Visitor
-from app.store.queries import RECENT_PAGES, VISIT_GAP, _insert, _upsert_increment
+from app.store.queries import RECENT_PAGES, VISIT_GAP, _upsert_increment
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,10 @@ DEAD = "writes:dead"
 CLAIM_IDLE_MS = 30_000
 
 _V, _X, _D, _EV = Visitor.__table__, Exposure.__table__, Decision.__table__, Event.__table__
+#: The decision context an exposure stores (``ExposureContext.columns()``).
+_EXPOSURE_CONTEXT = tuple(
+    c.name for c in _X.columns if c.name not in ("id", "key", "visitor_id", "path", "holdout", "blocks", "created_at")
+)
 
 
 # ----------------------------------------------------------------- entries
@@ -175,8 +181,60 @@ def apply(entries: Sequence[dict[str, Any]], *, strict: bool = False) -> Applied
     return total
 
 
+#: A visitor's profile totals that entries add to (renders and events).
+_TOTALS = ("visits", "page_views", "pricing_views", "articles_read", "clicks", "scroll_total", "scroll_samples",
+           "dwell_ms_total", "dwell_samples")  # fmt: skip
+#: What a render's decision row holds besides its exposure, visitor, time and path.
+_DECISION_FIELDS = ("block", "variant", "rule", "test", "control", "propensity", "strategy", "segment", "allocation",
+                    "candidates")  # fmt: skip
+_EVENT_FIELDS = ("type", "page", "block", "variant", "target", "depth", "ms")
+_BUILT: dict[tuple[str, str], Any] = {}
+
+
+def _statement(dialect: str, name: str) -> Any:
+    """The batch's statements, built once per dialect (a flush pays no statement construction)."""
+    statement = _BUILT.get((dialect, name))
+    if statement is not None:
+        return statement
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    if name == "visitor":
+        statement = update(_V).where(_V.c.id == bindparam("v_id")).values(
+            {**{c: _V.c[c] + bindparam(f"add_{c}") for c in _TOTALS},
+             **{c: func.coalesce(bindparam(f"new_{c}", type_=_V.c[c].type), _V.c[c])
+                for c in ("gpc", "previous_visit_at", "last_article")},
+             **{c: bindparam(f"set_{c}", type_=_V.c[c].type)
+                for c in ("last_seen_at", "holdout", "recent_pages", "guides_read")}}
+        )  # fmt: skip
+    elif name == "exposures":
+        statement = _X.insert().returning(_X.c.key, _X.c.id)
+    elif name == "decisions":
+        statement = _D.insert()
+    elif name == "events":
+        statement = (
+            insert(_EV)
+            .on_conflict_do_nothing(index_elements=[_EV.c.visitor_id, _EV.c.event_id])
+            .returning(_EV.c.visitor_id, _EV.c.event_id)
+        )
+    elif name == "fresh":
+        statement = insert(_V).on_conflict_do_nothing(index_elements=[_V.c.id])
+    else:  # pragma: no cover - a typo in this module
+        raise KeyError(name)
+    _BUILT[(dialect, name)] = statement
+    return statement
+
+
 def _apply(entries: Sequence[dict[str, Any]]) -> Applied:
+    """Apply a batch in a handful of statements, whatever its size.
+
+    The visitors' rows are read once (locked on PostgreSQL), every entry is
+    folded into them in order in Python (a new visit after a 30-minute gap,
+    the recent pages, the distinct guides read, the totals), and then each
+    table is written with one statement for the whole batch: the new
+    visitors, the events, the exposures, their decisions, one update per
+    visitor and the topic interests.
+    """
     connection = db.session.connection()
+    dialect = connection.dialect.name
     result = Applied()
     visitors = sorted({e["visitor"] for e in entries})
     erased = set(connection.execute(select(ErasedVisitor.id).where(ErasedVisitor.id.in_(visitors))).scalars())
@@ -188,14 +246,13 @@ def _apply(entries: Sequence[dict[str, Any]]) -> Applied:
                    "gpc": entry.get("gpc", False), "recent_pages": []}  # fmt: skip
             fresh.setdefault(entry["visitor"], row)
     if fresh:
-        connection.execute(_insert(_V).on_conflict_do_nothing(index_elements=[_V.c.id]), list(fresh.values()))
+        connection.execute(_statement(dialect, "fresh"), list(fresh.values()))
     query = select(_V.c.id, _V.c.last_seen_at, _V.c.holdout, _V.c.recent_pages, _V.c.guides_read).where(
         _V.c.id.in_(visitors)
     )
-    if connection.dialect.name == "postgresql":
+    if dialect == "postgresql":
         query = query.with_for_update()  # two flushers never interleave one visitor's read-modify-write
-    rows = {r.id: {"last_seen_at": r.last_seen_at, "holdout": r.holdout, "recent_pages": list(r.recent_pages or []),
-                   "guides_read": list(r.guides_read or []), "changed": set()}
+    rows = {r.id: _Row(r.last_seen_at, r.holdout, list(r.recent_pages or []), r.guides_read)
             for r in connection.execute(query)}  # fmt: skip
     renders = [e for e in entries if e["kind"] == "render"]
     done = set()
@@ -203,6 +260,9 @@ def _apply(entries: Sequence[dict[str, Any]]) -> Applied:
         keys = [e["id"] for e in renders]
         done = set(connection.execute(select(_X.c.key).where(_X.c.key.in_(keys))).scalars())
     interest: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0])
+    exposures: list[dict[str, Any]] = []
+    decisions: list[tuple[str, dict[str, Any]]] = []
+    batches: list[dict[str, Any]] = []
     for entry in entries:
         row = rows.get(entry["visitor"])
         if row is None or entry["visitor"] in erased:
@@ -213,13 +273,21 @@ def _apply(entries: Sequence[dict[str, Any]]) -> Applied:
                 result.skipped += 1  # already applied (a retried batch, a redelivered entry)
                 continue
             done.add(entry["id"])
-            _apply_render(connection, entry, row, interest)
+            _fold_render(entry, row, interest, exposures, decisions)
             result.renders += 1
         else:
-            result.events += _apply_events(connection, entry, interest)
-    for visitor, row in rows.items():
-        if row["changed"]:
-            connection.execute(update(_V).where(_V.c.id == visitor).values({c: row[c] for c in row["changed"]}))
+            batches.append(entry)
+    if batches:
+        result.events += _store_events(connection, dialect, batches, rows, interest)
+    if exposures:
+        ids = {r[0]: r[1] for r in connection.execute(_statement(dialect, "exposures"), exposures)}
+        if decisions:
+            connection.execute(
+                _statement(dialect, "decisions"), [{**d, "exposure_id": ids[key]} for key, d in decisions]
+            )
+    changed = [row.parameters(visitor) for visitor, row in rows.items() if row.changed]
+    if changed:
+        connection.execute(_statement(dialect, "visitor"), changed)
     if interest:
         statement = _upsert_increment(TopicInterest, ("visitor_id", "topic"), ("score", "articles"))
         connection.execute(
@@ -229,45 +297,65 @@ def _apply(entries: Sequence[dict[str, Any]]) -> Applied:
     return result
 
 
-def _apply_render(connection: Any, entry: dict[str, Any], row: dict[str, Any], interest: dict) -> None:  # type: ignore[type-arg]
+class _Row:
+    """A visitor's row as the batch changes it: the values it sets and the totals it adds."""
+
+    __slots__ = ("last_seen_at", "holdout", "recent_pages", "guides_read", "add", "new", "changed")
+
+    def __init__(self, last_seen_at: datetime, holdout: bool | None, recent_pages: list[str],
+                 guides_read: list[str] | None) -> None:  # fmt: skip
+        self.last_seen_at, self.holdout = last_seen_at, holdout
+        self.recent_pages, self.guides_read = recent_pages, guides_read
+        self.add = dict.fromkeys(_TOTALS, 0)
+        self.new: dict[str, Any] = {"gpc": None, "previous_visit_at": None, "last_article": None}
+        self.changed = False
+
+    def parameters(self, visitor: str) -> dict[str, Any]:
+        return {"v_id": visitor, **{f"add_{c}": n for c, n in self.add.items()},
+                **{f"new_{c}": v for c, v in self.new.items()}, "set_last_seen_at": self.last_seen_at,
+                "set_holdout": self.holdout, "set_recent_pages": self.recent_pages,
+                "set_guides_read": self.guides_read}  # fmt: skip
+
+
+def _fold_render(
+    entry: dict[str, Any],
+    row: _Row,
+    interest: dict,  # type: ignore[type-arg]
+    exposures: list[dict[str, Any]],
+    decisions: list[tuple[str, dict[str, Any]]],
+) -> None:
     at = datetime.fromisoformat(entry["at"])
-    visitor = entry["visitor"]
-    values: dict[str, Any] = {"gpc": entry["gpc"]}
-    last = row["last_seen_at"]
+    visitor, path, key = entry["visitor"], entry["path"], entry["id"]
+    row.changed = True
+    row.new["gpc"] = entry["gpc"]
+    last = row.last_seen_at
     if at - last > VISIT_GAP:
-        values.update(visits=_V.c.visits + 1, previous_visit_at=last)
+        row.add["visits"] += 1
+        row.new["previous_visit_at"] = last
     if at > last:
-        row["last_seen_at"] = at
-        row["changed"].add("last_seen_at")
-    if row["holdout"] is None:
-        row["holdout"] = entry["holdout"]
-        row["changed"].add("holdout")
+        row.last_seen_at = at
+    if row.holdout is None:
+        row.holdout = entry["holdout"]
     new_guide = False
     if entry["profile"]:
-        path = entry["path"]
-        values["page_views"] = _V.c.page_views + 1
+        row.add["page_views"] += 1
         if entry["pricing"]:
-            values["pricing_views"] = _V.c.pricing_views + 1
+            row.add["pricing_views"] += 1
         if entry["article"]:
-            values.update(articles_read=_V.c.articles_read + 1, last_article=path)
-            if path not in row["guides_read"]:
-                row["guides_read"].append(path)
-                row["changed"].add("guides_read")
+            row.add["articles_read"] += 1
+            row.new["last_article"] = path
+            guides = row.guides_read if row.guides_read is not None else []
+            if path not in guides:
+                row.guides_read = [*guides, path]
                 new_guide = True
-        row["recent_pages"] = [path, *(p for p in row["recent_pages"] if p != path)][:RECENT_PAGES]
-        row["changed"].add("recent_pages")
-    connection.execute(update(_V).where(_V.c.id == visitor).values(values))
-    exposure_id = connection.execute(
-        _X.insert().returning(_X.c.id),
-        {"key": entry["id"], "visitor_id": visitor, "path": entry["path"], "holdout": entry["holdout"],
-         "blocks": entry["blocks"], "created_at": at, **entry["context"]},
-    ).scalar_one()  # fmt: skip
-    if entry["decisions"]:
-        connection.execute(
-            _D.insert(),
-            [{**d, "exposure_id": exposure_id, "visitor_id": visitor, "created_at": at, "path": entry["path"]}
-             for d in entry["decisions"]],
-        )  # fmt: skip
+        row.recent_pages = [path, *(p for p in row.recent_pages if p != path)][:RECENT_PAGES]
+    context = entry["context"]
+    exposures.append({"key": key, "visitor_id": visitor, "path": path, "holdout": entry["holdout"],
+                      "blocks": entry["blocks"], "created_at": at,
+                      **{c: context.get(c) for c in _EXPOSURE_CONTEXT}})  # fmt: skip
+    for d in entry["decisions"]:
+        decisions.append((key, {"visitor_id": visitor, "created_at": at, "path": path,
+                                **{f: d.get(f) for f in _DECISION_FIELDS}}))  # fmt: skip
     if entry["profile"] and entry["topics"]:
         weight = WEIGHTS["view"] * growth(at)
         for topic in entry["topics"]:
@@ -276,43 +364,53 @@ def _apply_render(connection: Any, entry: dict[str, Any], row: dict[str, Any], i
             slot[1] += 1 if new_guide else 0
 
 
-def _apply_events(connection: Any, entry: dict[str, Any], interest: dict) -> int:  # type: ignore[type-arg]
-    at = datetime.fromisoformat(entry["at"])
-    visitor = entry["visitor"]
-    rows = [{"event_id": e["event_id"], "visitor_id": visitor, "created_at": at,
-             **{f: e.get(f) for f in ("type", "page", "block", "variant", "target", "depth", "ms")}}
-            for e in entry["events"]]  # fmt: skip
-    if not rows:
+def _store_events(
+    connection: Any,
+    dialect: str,
+    batches: list[dict[str, Any]],
+    rows: dict[str, _Row],
+    interest: dict,  # type: ignore[type-arg]
+) -> int:
+    """Store every batch's events in one statement (a stored id is skipped) and fold the new ones in."""
+    values = [{"event_id": e["event_id"], "visitor_id": entry["visitor"], "at": entry["at"],
+               **{f: e.get(f) for f in _EVENT_FIELDS}}
+              for entry in batches for e in entry["events"]]  # fmt: skip
+    for value in values:
+        value["created_at"] = datetime.fromisoformat(value.pop("at"))
+    if not values:
         return 0
-    statement = (
-        _insert(_EV).on_conflict_do_nothing(index_elements=[_EV.c.visitor_id, _EV.c.event_id]).returning(_EV.c.event_id)
-    )
-    stored = set(connection.execute(statement, rows).scalars())
-    fresh = [e for e in entry["events"] if e["event_id"] in stored]
-    if entry["profile"] and fresh:
-        totals = {"clicks": 0, "scroll_total": 0, "scroll_samples": 0, "dwell_ms_total": 0, "dwell_samples": 0}
-        scale = growth(at)
+    stored = {tuple(r) for r in connection.execute(_statement(dialect, "events"), values)}
+    count = len(stored)
+    for entry in batches:
+        visitor = entry["visitor"]
+        fresh = []
+        for e in entry["events"]:
+            if (visitor, e["event_id"]) in stored:
+                stored.discard((visitor, e["event_id"]))  # an id twice in the batch counts once
+                fresh.append(e)
+        if not (entry["profile"] and fresh):
+            continue
+        row, scale = rows[visitor], growth(datetime.fromisoformat(entry["at"]))
         for e in fresh:
             gain = 0.0
             if e["type"] == "click":
-                totals["clicks"] += 1
+                row.add["clicks"] += 1
                 gain = WEIGHTS["click"]
             elif e["type"] == "scroll" and e.get("depth") is not None:
-                totals["scroll_total"] += e["depth"]
-                totals["scroll_samples"] += 1
+                row.add["scroll_total"] += e["depth"]
+                row.add["scroll_samples"] += 1
                 gain = WEIGHTS["scroll"] * e["depth"] / 100
             elif e["type"] == "dwell" and e.get("ms") is not None:
-                totals["dwell_ms_total"] += e["ms"]
-                totals["dwell_samples"] += 1
+                row.add["dwell_ms_total"] += e["ms"]
+                row.add["dwell_samples"] += 1
                 gain = WEIGHTS["dwell_minute"] * min(e["ms"], 300_000) / 60_000
+            else:
+                continue
+            row.changed = True
             if gain > 0:
                 for topic in e.get("topics", ()):
                     interest[(visitor, topic)][0] += gain * scale
-        if any(totals.values()):
-            connection.execute(
-                update(_V).where(_V.c.id == visitor).values({c: _V.c[c] + n for c, n in totals.items() if n})
-            )
-    return len(stored)
+    return count
 
 
 # ------------------------------------------------------------------ writers

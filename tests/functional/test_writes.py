@@ -430,3 +430,100 @@ def test_gunicorn_with_the_stream_and_a_consumer_killed_mid_way(tmp_path: Path) 
         client = redis_module.Redis.from_url(REDIS_URL)
         for key in client.scan_iter(f"{prefix}:*"):
             client.delete(key)
+
+
+def test_a_batch_is_applied_as_its_entries_one_at_a_time(tmp_path: Path) -> None:
+    """The flusher folds a whole batch into a few statements: the records are those of applying each entry alone."""
+    from datetime import datetime, timedelta
+
+    from app.store.models import Decision, TopicInterest
+    from app.store.writes import apply, events_entry, render_entry
+
+    start = datetime(2026, 3, 2, 9, 0)
+    decision = {"block": "home-hero", "variant": "phone", "rule": "home-hero/phone", "test": "home-hero/phone",
+                "control": False, "propensity": 0.9, "strategy": "rules", "segment": None, "allocation": None,
+                "candidates": None}  # fmt: skip
+    context = {"device": "mobile", "daypart": "morning", "weekend": False, "country": "DE", "language": "de",
+               "returning_visitor": True, "layers": "contextual,behavioral", "top_topic": False,
+               "scored": False}  # fmt: skip
+
+    def render(visitor: str, minutes: int, path: str, *, new: bool = False, profile: bool = True) -> dict:  # type: ignore[type-arg]
+        article = path.startswith("/guides/")
+        return render_entry(
+            key=uuid.uuid4().hex, visitor=visitor, new=new, at=start + timedelta(minutes=minutes), gpc=minutes > 60,
+            holdout=False, profile=profile, path=path, topics=["privacy"] if article else [], article=article,
+            pricing=path == "/pricing", blocks=[{"block": "home-hero", "variant": "phone", "layer": "contextual"}],
+            decisions=[decision] if path == "/" else [], context=context,
+        )  # fmt: skip
+
+    def events(visitor: str, minutes: int, items: list, *, profile: bool = True, new: bool = False) -> dict:  # type: ignore[type-arg]
+        rows = [{"event_id": i, "type": t, "page": PRIVACY[0], "block": None, "variant": None, "target": None,
+                 "depth": depth, "ms": ms, "topics": ["privacy"]} for i, t, depth, ms in items]  # fmt: skip
+        return events_entry(visitor, start + timedelta(minutes=minutes), rows, profile=profile, new=new)
+
+    a, b, c = "a" * 32, "b" * 32, "c" * 32
+    entries = [
+        render(a, 0, "/", new=True),
+        render(a, 5, PRIVACY[0]),
+        events(a, 6, [("e1", "dwell", None, 40_000), ("e2", "scroll", 80, None), ("e3", "click", None, None)]),
+        render(a, 50, PRIVACY[0]),  # a new visit; the same guide again
+        events(a, 51, [("e3", "click", None, None), ("e4", "click", None, None)]),  # e3 again: once
+        render(a, 52, "/pricing"),
+        render(a, 90, PRIVACY[1]),
+        events(b, 1, [("e1", "dwell", None, 9_000)], new=True),  # an id of another visitor's: their own
+        render(b, 2, "/"),
+        render(c, 3, "/", new=True, profile=False),
+        render(c, 4, PRIVACY[1], profile=False),
+        events(c, 5, [("e9", "click", None, None)], profile=False),
+    ]
+    entries.append(dict(entries[1]))  # a redelivered entry in the same batch
+
+    def records(app: Flask) -> dict:  # type: ignore[type-arg]
+        with app.app_context():
+            session = db.session
+            seen = {
+                "visitors": sorted(tuple(row) for row in session.execute(select(*Visitor.__table__.c))),
+                "exposures": sorted(
+                    (x.key, x.visitor_id, x.path, x.created_at, x.device, x.layers, x.holdout)
+                    for x in session.scalars(select(Exposure))
+                ),
+                "decisions": sorted(
+                    (key, d.visitor_id, d.path, d.created_at, d.block, d.variant, d.test, d.propensity)
+                    for d, key in session.execute(select(Decision, Exposure.key).join(Exposure))
+                ),
+                "events": sorted(
+                    (e.visitor_id, e.event_id, e.type, e.created_at) for e in session.scalars(select(Event))
+                ),
+                "interests": sorted(
+                    (t.visitor_id, t.topic, round(t.score, 9), t.articles)
+                    for t in session.scalars(select(TopicInterest))
+                ),
+            }
+            for table in reversed(db.metadata.sorted_tables):
+                session.execute(table.delete())
+            session.commit()
+            db.session.remove()
+        return seen
+
+    app = make_app(tmp_path)
+    try:
+        with app.app_context():
+            together = apply(entries)
+            db.session.remove()
+        batch = records(app)
+        with app.app_context():
+            alone = [apply([entry]) for entry in entries]
+            db.session.remove()
+        one_by_one = records(app)
+    finally:
+        dispose(app)
+    assert together.renders == sum(x.renders for x in alone) == 8
+    assert together.events == sum(x.events for x in alone) == 6
+    assert together.skipped == sum(x.skipped for x in alone) == 1
+    assert batch == one_by_one
+    visitor_a = next(row for row in batch["visitors"] if row[0] == a)
+    columns = [c.name for c in Visitor.__table__.c]
+    a_row = dict(zip(columns, visitor_a, strict=True))
+    assert (a_row["visits"], a_row["page_views"], a_row["articles_read"], a_row["clicks"]) == (3, 5, 3, 2)
+    assert a_row["guides_read"] == PRIVACY and a_row["recent_pages"][:2] == [PRIVACY[1], "/pricing"]
+    assert len(batch["exposures"]) == 8 and len(batch["decisions"]) == 3 and len(batch["events"]) == 6
