@@ -13,11 +13,13 @@ import re
 import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
+from typing import Any
 from urllib.parse import urlsplit
 
 import iptocc
 from flask import Request
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, Serializer, URLSafeSerializer
+from itsdangerous.encoding import base64_encode
 
 from app.engine import Context
 from app.web.device import ClientHints, classify, device_class
@@ -166,10 +168,22 @@ def sign_visitor_id(visitor_id: str, secret_keys: tuple[str, ...]) -> str:
     return _serializer(secret_keys).dumps(visitor_id)
 
 
+class _Uncompressed(URLSafeSerializer):
+    """itsdangerous's URL-safe serializer without its zlib attempt when signing.
+
+    Our cookies are short (an id; a few pending page views): compression saves
+    little and zlib's set-up costs more than the rest of the signing. Reading
+    is unchanged, so a compressed cookie of an earlier version still loads.
+    """
+
+    def dump_payload(self, obj: Any) -> bytes:
+        return base64_encode(Serializer.dump_payload(self, obj))
+
+
 @functools.lru_cache(maxsize=16)
 def _serializer(secret_keys: tuple[str, ...], salt: str = "tessera-visitor") -> URLSafeSerializer:
     # itsdangerous takes the keys oldest first and signs with the last.
-    return URLSafeSerializer(list(reversed(secret_keys)), salt=salt)
+    return _Uncompressed(list(reversed(secret_keys)), salt=salt)
 
 
 def read_request(request: Request, *, secret_keys: tuple[str, ...], geo_header: str | None) -> RequestInfo:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
@@ -15,6 +14,7 @@ from app import metrics, store
 from app.content import Page, Site, current_site
 from app.engine import Context, PageDecision, Profile, Scores, decide
 from app.engine.model import Experiments
+from app.store.writes import new_key
 from app.web.experiments import current_experiments
 from app.web.render import fast_render
 from app.web.visit import Visit, current_visit, database_failed
@@ -102,7 +102,7 @@ def _record(page: Page, visit: Visit, resolved: Resolved) -> None:
         article=page.layout == "article",
         pricing=page.path == "/pricing",
     )
-    key = uuid.uuid4().hex
+    key = new_key()
     writer = current_app.extensions["tessera.writer"]
     writer.submit(
         store.render_write(

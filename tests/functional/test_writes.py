@@ -137,6 +137,31 @@ def test_the_next_page_already_counts_the_view_before_it(tmp_path: Path) -> None
         dispose(app)
 
 
+def test_a_pending_cookie_as_the_previous_version_signed_it_still_counts(tmp_path: Path) -> None:
+    """The pending cookie is now signed without zlib (cheaper); one that itsdangerous compressed still reads."""
+    from itsdangerous import URLSafeSerializer
+
+    app = make_app(tmp_path)
+    held_buffer(app)
+    try:
+        client = app.test_client()
+        for path in (PRIVACY[0], PRIVACY[1], PRIVACY[0]):
+            get(client, path, DESKTOP, tz=DAY)
+        sent = client.get_cookie("tessera_pending")
+        assert sent is not None and not sent.value.startswith(".")  # "." marks a compressed payload
+        stock = URLSafeSerializer("test-secret-key", salt="tessera-pending")
+        views = stock.loads(sent.value)
+        assert [path for _, path, _ in views] == [PRIVACY[0], PRIVACY[1], PRIVACY[0]]
+        earlier = stock.dumps(views)
+        assert earlier.startswith(".")  # compressed, as before
+        client.set_cookie("tessera_pending", earlier)
+        home = blocks(get(client, "/", DESKTOP, tz=DAY))
+        assert count(app, Exposure) == 0
+        assert home["home-guides"]["variant"] == "reads-privacy"  # the three views counted from it
+    finally:
+        dispose(app)
+
+
 def test_a_full_buffer_makes_the_request_write_itself(tmp_path: Path) -> None:
     app = make_app(tmp_path)
     writer = BufferWriter(app, interval=3600, limit=2)
@@ -527,3 +552,24 @@ def test_a_batch_is_applied_as_its_entries_one_at_a_time(tmp_path: Path) -> None
     assert (a_row["visits"], a_row["page_views"], a_row["articles_read"], a_row["clicks"]) == (3, 5, 3, 2)
     assert a_row["guides_read"] == PRIVACY and a_row["recent_pages"][:2] == [PRIVACY[1], "/pricing"]
     assert len(batch["exposures"]) == 8 and len(batch["decisions"]) == 3 and len(batch["events"]) == 6
+
+
+def test_entry_ids_differ_between_forked_workers() -> None:
+    """Render keys come from a seeded generator: each gunicorn worker (a fork) must draw its own."""
+    import multiprocessing
+
+    from app.store.writes import new_key
+
+    new_key()  # the parent has drawn before forking, as a preloaded app would
+    context = multiprocessing.get_context("fork")
+    with context.Pool(2) as pool:
+        children = pool.map(_two_keys, range(2))
+    parent = [new_key(), new_key()]
+    keys = [key for pair in [*children, parent] for key in pair]
+    assert len(set(keys)) == 6 and all(len(k) == 32 and int(k, 16) >= 0 for k in keys)
+
+
+def _two_keys(_: int) -> list[str]:
+    from app.store.writes import new_key
+
+    return [new_key(), new_key()]
