@@ -2,9 +2,11 @@
 
 Both count the same sliding window (``queries._wait``): this minute's count
 plus the last minute's, weighted by how much of it is still within the last
-60 seconds. In Redis a request costs one read of the counters and, if it
-fits, one pipelined increment (with a two-minute expiry): no database write
-on the request path, and every worker and host shares the counts.
+60 seconds. In Redis a request costs one pipelined round trip (the last
+minute's counters read, this minute's incremented with a two-minute expiry)
+and a refused one a second to take its count back: no database write on the
+request path, and every worker and host shares the counts. On PostgreSQL
+the same is one statement (``queries._hit_in_one_round_trip``).
 """
 
 from __future__ import annotations
@@ -43,28 +45,21 @@ def _redis_hit(redis: Any, prefix: str, limits: Sequence[tuple[str, int]], now: 
     def name(key: str, at: int) -> str:
         return f"{prefix}:rl:{key}:{at}"
 
-    values = redis.mget([name(key, at) for key, _ in limits for at in (window - 1, window)])
-    counts = {}
-    for index, (key, _) in enumerate(limits):
-        counts[key] = [int(values[2 * index] or 0), int(values[2 * index + 1] or 0)]
-
-    def delay() -> int:
-        return max(_wait(counts[key][0], counts[key][1], max(limit, 1), elapsed) for key, limit in limits)
-
-    wait = delay()
-    if wait == 0:
+    # One round trip: count this request under every key and read the last minute's counts.
+    pipe = redis.pipeline(transaction=True)
+    pipe.mget([name(key, window - 1) for key, _ in limits])
+    for key, _ in limits:
+        pipe.incr(name(key, window))
+        pipe.expire(name(key, window), EXPIRE_SECONDS)
+    answers = pipe.execute()
+    wait = max(
+        _wait(int(answers[0][index] or 0), int(answers[1 + 2 * index]) - 1, max(limit, 1), elapsed)
+        for index, (_, limit) in enumerate(limits)
+    )
+    if wait:
+        # It does not fit: take its count back (a second round trip, for refused requests only).
         pipe = redis.pipeline(transaction=True)
         for key, _ in limits:
-            pipe.incr(name(key, window))
-            pipe.expire(name(key, window), EXPIRE_SECONDS)
-        after = pipe.execute()
-        for index, (key, _) in enumerate(limits):
-            counts[key][1] = int(after[2 * index]) - 1  # the count before this request
-        # Requests of other workers may have taken the last places since the read.
-        wait = delay()
-        if wait:
-            pipe = redis.pipeline(transaction=True)
-            for key, _ in limits:
-                pipe.decr(name(key, window))
-            pipe.execute()
+            pipe.decr(name(key, window))
+        pipe.execute()
     return None if wait == 0 else -(-wait // 1_000_000)
