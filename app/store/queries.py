@@ -8,12 +8,13 @@ concurrent requests of the same visitor never overwrite each other.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import bindparam, delete, func, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -848,6 +849,32 @@ def hit_rate_limits(limits: Sequence[tuple[str, int]], now: datetime) -> int | N
     return None if wait == 0 else -(-wait // 1_000_000)
 
 
+@functools.cache
+def _counting_sql(keys: int) -> str:
+    """PostgreSQL: count a request under ``keys`` keys and read their last minute, as SQL compiled once.
+
+    (SQLAlchemy's statement cache does not take this INSERT .. RETURNING inside a CTE,
+    so it would be compiled again on every request.)
+    """
+    from sqlalchemy.dialects import postgresql
+
+    table = RateLimit.__table__
+    one = literal_column("1")
+    rows = [{"key": bindparam(f"key{i}"), "window": bindparam("window"), "count": one} for i in range(keys)]
+    counted = pg_insert(table).values(rows)
+    counted = counted.on_conflict_do_update(
+        index_elements=[table.c.key, table.c.window], set_={"count": table.c.count + one}
+    ).returning(table.c.key, table.c.count)
+    up = counted.cte("counted")
+    last = table.alias("last_minute")
+    statement = select(up.c.key, up.c.count, func.coalesce(last.c.count, literal_column("0"))).select_from(
+        up.outerjoin(last, (last.c.key == up.c.key) & (last.c.window == bindparam("last")))
+    )
+    compiled = statement.compile(dialect=postgresql.psycopg.dialect())
+    assert set(compiled.params) == {*(f"key{i}" for i in range(keys)), "window", "last"}, compiled.params
+    return compiled.string
+
+
 def _hit_in_one_round_trip(limits: Sequence[tuple[str, int]], window: int, elapsed: int) -> int | None:
     """PostgreSQL: count first, in one autocommitted statement that also reads the last minute's counts.
 
@@ -859,19 +886,11 @@ def _hit_in_one_round_trip(limits: Sequence[tuple[str, int]], window: int, elaps
     then a concurrent request at the very edge of the same limit may be
     refused too (never let through).
     """
-    table = RateLimit.__table__
     keys = sorted({key for key, _ in limits})
-    counted = pg_insert(table).values([{"key": key, "window": window, "count": 1} for key in keys])
-    counted = counted.on_conflict_do_update(
-        index_elements=[table.c.key, table.c.window], set_={"count": table.c.count + 1}
-    ).returning(table.c.key, table.c.count)
-    up = counted.cte("counted")
-    last = table.alias("last_minute")
-    statement = select(up.c.key, up.c.count, func.coalesce(last.c.count, 0)).select_from(
-        up.outerjoin(last, (last.c.key == up.c.key) & (last.c.window == window - 1))
-    )
+    parameters = {f"key{i}": key for i, key in enumerate(keys)} | {"window": window, "last": window - 1}
     with _read_connection() as connection:
-        counts = {key: (previous, after - 1) for key, after, previous in connection.execute(statement)}
+        rows = connection.exec_driver_sql(_counting_sql(len(keys)), parameters)
+        counts = {key: (previous, after - 1) for key, after, previous in rows}
         wait = max(_wait(*counts[key], max(limit, 1), elapsed) for key, limit in limits)
         if wait:
             connection.execute(

@@ -234,6 +234,40 @@ def _statement(dialect: str, name: str) -> Any:
     return statement
 
 
+#: On PostgreSQL, each table's many-row insert as one short statement over arrays (see ``_insert_many``).
+_UNNEST: dict[str, tuple[str, tuple[str, ...], frozenset[str]]] = {}
+_ARRAY_TYPES = {"String": "text", "Integer": "integer", "BigInteger": "bigint", "Boolean": "boolean",
+                "Float": "float8", "DateTime": "timestamp", "JSON": "json"}  # fmt: skip
+
+
+def _insert_many(connection: Any, dialect: str, name: str, rows: list[dict[str, Any]]) -> Any:
+    """Insert many rows of one table (``_statement(name)``'s), returning what that statement returns.
+
+    On PostgreSQL the rows go as one array per column into ``INSERT .. SELECT
+    * FROM unnest(...)``: the statement's text is the same for any number of
+    rows, so psycopg parses it once and prepares it, where a many-row VALUES
+    list (thousands of placeholders) is parsed again in Python on every flush.
+    """
+    if dialect != "postgresql":
+        return connection.execute(_statement(dialect, name), rows)
+    built = _UNNEST.get(name)
+    if built is None:
+        statement = _statement(dialect, name)
+        table = statement.table
+        columns = tuple(rows[0])
+        quote = connection.dialect.identifier_preparer.quote
+        kinds = {c: type(table.c[c].type).__name__ for c in columns}
+        arrays = ", ".join(f"%({c})s::{_ARRAY_TYPES[kinds[c]]}[]" for c in columns)
+        sql = f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) SELECT * FROM unnest({arrays})"
+        conflict = {"events": " ON CONFLICT (visitor_id, event_id) DO NOTHING"}.get(name, "")
+        returning = {"events": " RETURNING visitor_id, event_id", "exposures": " RETURNING key, id"}.get(name, "")
+        jsons = frozenset(c for c in columns if kinds[c] == "JSON")
+        built = _UNNEST[name] = (sql + conflict + returning, columns, jsons)
+    sql, columns, jsons = built
+    arrays = {c: [json.dumps(r[c]) if c in jsons and r[c] is not None else r[c] for r in rows] for c in columns}
+    return connection.exec_driver_sql(sql, arrays)
+
+
 def _apply(entries: Sequence[dict[str, Any]]) -> Applied:
     """Apply a batch in a handful of statements, whatever its size.
 
@@ -291,11 +325,9 @@ def _apply(entries: Sequence[dict[str, Any]]) -> Applied:
     if batches:
         result.events += _store_events(connection, dialect, batches, rows, interest)
     if exposures:
-        ids = {r[0]: r[1] for r in connection.execute(_statement(dialect, "exposures"), exposures)}
+        ids = {r[0]: r[1] for r in _insert_many(connection, dialect, "exposures", exposures)}
         if decisions:
-            connection.execute(
-                _statement(dialect, "decisions"), [{**d, "exposure_id": ids[key]} for key, d in decisions]
-            )
+            _insert_many(connection, dialect, "decisions", [{**d, "exposure_id": ids[key]} for key, d in decisions])
     changed = [row.parameters(visitor) for visitor, row in rows.items() if row.changed]
     if changed:
         connection.execute(_statement(dialect, "visitor"), changed)
@@ -390,7 +422,7 @@ def _store_events(
         value["created_at"] = datetime.fromisoformat(value.pop("at"))
     if not values:
         return 0
-    stored = {tuple(r) for r in connection.execute(_statement(dialect, "events"), values)}
+    stored = {tuple(r) for r in _insert_many(connection, dialect, "events", values)}
     count = len(stored)
     for entry in batches:
         visitor = entry["visitor"]
