@@ -200,6 +200,13 @@ _DECISION_FIELDS = ("block", "variant", "rule", "test", "control", "propensity",
                     "candidates")  # fmt: skip
 _EVENT_FIELDS = ("type", "page", "block", "variant", "target", "depth", "ms")
 _BUILT: dict[tuple[str, str], Any] = {}
+#: The batch's many-row inserts: the table, the unique columns on which a row already
+#: stored is skipped, and what the insert returns.
+_INSERTS: dict[str, tuple[Any, tuple[str, ...], tuple[str, ...]]] = {
+    "exposures": (_X, (), ("key", "id")),
+    "decisions": (_D, (), ()),
+    "events": (_EV, ("visitor_id", "event_id"), ("visitor_id", "event_id")),
+}
 
 
 def _statement(dialect: str, name: str) -> Any:
@@ -216,16 +223,13 @@ def _statement(dialect: str, name: str) -> Any:
              **{c: bindparam(f"set_{c}", type_=_V.c[c].type)
                 for c in ("last_seen_at", "holdout", "recent_pages", "guides_read")}}
         )  # fmt: skip
-    elif name == "exposures":
-        statement = _X.insert().returning(_X.c.key, _X.c.id)
-    elif name == "decisions":
-        statement = _D.insert()
-    elif name == "events":
-        statement = (
-            insert(_EV)
-            .on_conflict_do_nothing(index_elements=[_EV.c.visitor_id, _EV.c.event_id])
-            .returning(_EV.c.visitor_id, _EV.c.event_id)
-        )
+    elif name in _INSERTS:
+        table, skip, returning = _INSERTS[name]
+        statement = insert(table)
+        if skip:
+            statement = statement.on_conflict_do_nothing(index_elements=[table.c[c] for c in skip])
+        if returning:
+            statement = statement.returning(*(table.c[c] for c in returning))
     elif name == "fresh":
         statement = insert(_V).on_conflict_do_nothing(index_elements=[_V.c.id])
     else:  # pragma: no cover - a typo in this module
@@ -241,28 +245,28 @@ _ARRAY_TYPES = {"String": "text", "Integer": "integer", "BigInteger": "bigint", 
 
 
 def _insert_many(connection: Any, dialect: str, name: str, rows: list[dict[str, Any]]) -> Any:
-    """Insert many rows of one table (``_statement(name)``'s), returning what that statement returns.
+    """Insert many rows into one of ``_INSERTS``' tables, returning what it declares.
 
     On PostgreSQL the rows go as one array per column into ``INSERT .. SELECT
     * FROM unnest(...)``: the statement's text is the same for any number of
     rows, so psycopg parses it once and prepares it, where a many-row VALUES
-    list (thousands of placeholders) is parsed again in Python on every flush.
+    list (a bind parameter per value) is parsed again in Python on every flush.
     """
     if dialect != "postgresql":
         return connection.execute(_statement(dialect, name), rows)
     built = _UNNEST.get(name)
     if built is None:
-        statement = _statement(dialect, name)
-        table = statement.table
+        table, skip, returning = _INSERTS[name]
         columns = tuple(rows[0])
         quote = connection.dialect.identifier_preparer.quote
         kinds = {c: type(table.c[c].type).__name__ for c in columns}
         arrays = ", ".join(f"%({c})s::{_ARRAY_TYPES[kinds[c]]}[]" for c in columns)
-        sql = f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) SELECT * FROM unnest({arrays})"
-        conflict = {"events": " ON CONFLICT (visitor_id, event_id) DO NOTHING"}.get(name, "")
-        returning = {"events": " RETURNING visitor_id, event_id", "exposures": " RETURNING key, id"}.get(name, "")
-        jsons = frozenset(c for c in columns if kinds[c] == "JSON")
-        built = _UNNEST[name] = (sql + conflict + returning, columns, jsons)
+        sql = f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, columns))}) SELECT * FROM unnest({arrays})"
+        if skip:
+            sql += f" ON CONFLICT ({', '.join(map(quote, skip))}) DO NOTHING"
+        if returning:
+            sql += f" RETURNING {', '.join(map(quote, returning))}"
+        built = _UNNEST[name] = (sql, columns, frozenset(c for c in columns if kinds[c] == "JSON"))
     sql, columns, jsons = built
     arrays = {c: [json.dumps(r[c]) if c in jsons and r[c] is not None else r[c] for r in rows] for c in columns}
     return connection.exec_driver_sql(sql, arrays)

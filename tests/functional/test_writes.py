@@ -116,14 +116,20 @@ def test_a_redelivered_batch_changes_nothing(tmp_path: Path) -> None:
         dispose(app)
 
 
+def _privacy_reader(app: Flask) -> FlaskClient:
+    """A visitor who read three privacy guides (two distinct), none of it flushed yet."""
+    client = app.test_client()
+    for path in (PRIVACY[0], PRIVACY[1], PRIVACY[0]):
+        get(client, path, DESKTOP, tz=DAY)
+    return client
+
+
 def test_the_next_page_already_counts_the_view_before_it(tmp_path: Path) -> None:
     """Nothing is flushed, yet the third guide makes the visitor a privacy reader on their next page."""
     app = make_app(tmp_path)
     held_buffer(app)
     try:
-        client = app.test_client()
-        for path in (PRIVACY[0], PRIVACY[1], PRIVACY[0]):
-            get(client, path, DESKTOP, tz=DAY)
+        client = _privacy_reader(app)
         home = blocks(get(client, "/", DESKTOP, tz=DAY))
         assert count(app, Exposure) == 0  # nothing has landed
         assert home["home-guides"]["variant"] == "reads-privacy"  # three page views counted all the same
@@ -144,9 +150,7 @@ def test_a_pending_cookie_as_the_previous_version_signed_it_still_counts(tmp_pat
     app = make_app(tmp_path)
     held_buffer(app)
     try:
-        client = app.test_client()
-        for path in (PRIVACY[0], PRIVACY[1], PRIVACY[0]):
-            get(client, path, DESKTOP, tz=DAY)
+        client = _privacy_reader(app)
         sent = client.get_cookie("tessera_pending")
         assert sent is not None and not sent.value.startswith(".")  # "." marks a compressed payload
         stock = URLSafeSerializer("test-secret-key", salt="tessera-pending")
